@@ -1,0 +1,51 @@
+"""How a crawl's successes and failures are counted, and how they decide the run's status.
+
+Spiders mark each request as a *listing* request (its answer tells which models exist) or a *model*
+request (its answer is one model's record). Counts go to the crawler's stats under `storewatch/`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LISTING_RESPONSES = "storewatch/listing_responses"
+LISTING_FAILURES = "storewatch/listing_failures"
+MODEL_FAILURES = "storewatch/model_failures"
+ERROR_SAMPLES = "storewatch/error_samples"
+MAX_SAMPLES = 5
+
+
+def note_failure(stats, kind: str, message: str) -> None:
+    """Count a failed listing or model request and keep the first few messages for the run's error summary."""
+    stats.inc_value(LISTING_FAILURES if kind == "listing" else MODEL_FAILURES)
+    samples = stats.get_value(ERROR_SAMPLES) or []
+    if len(samples) < MAX_SAMPLES:
+        stats.set_value(ERROR_SAMPLES, [*samples, message[:300]])
+
+
+def run_status(stats: dict[str, Any], close_reason: str) -> str:
+    """`complete` only if the crawl finished normally and every listing request was answered.
+
+    Nothing listed at all is `failed`; some listings answered but not all (or the crawl was cut short) is `partial`.
+    """
+    if not stats.get(LISTING_RESPONSES):
+        return "failed"
+    if close_reason != "finished" or stats.get(LISTING_FAILURES):
+        return "partial"
+    return "complete"
+
+
+def error_count(stats: dict[str, Any]) -> int:
+    return int(stats.get(LISTING_FAILURES, 0)) + int(stats.get(MODEL_FAILURES, 0))
+
+
+def error_summary(stats: dict[str, Any], close_reason: str) -> str | None:
+    parts = []
+    if close_reason != "finished":
+        parts.append(f"crawl ended early ({close_reason})")
+    if stats.get(LISTING_FAILURES):
+        parts.append(f"{stats[LISTING_FAILURES]} listing requests failed")
+    if stats.get(MODEL_FAILURES):
+        parts.append(f"{stats[MODEL_FAILURES]} model pages failed")
+    parts.extend(stats.get(ERROR_SAMPLES) or [])
+    return "; ".join(parts) or None

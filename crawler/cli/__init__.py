@@ -1,0 +1,1 @@
+"""The `storewatch` command line: a thin layer over storage, the crawl runner and the replay server."""

@@ -1,0 +1,76 @@
+"""What every command shares: the --db option, output formats and printing."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from storage.db import open_database
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL or SQLite path [default: $STOREWATCH_DATABASE_URL or ./data/storewatch.db]"),
+]
+
+stdout = Console(soft_wrap=True)
+if not stdout.is_terminal:  # piped output: do not fold tables to 80 columns
+    stdout = Console(soft_wrap=True, width=200)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+class TableOrJson(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class TableJsonCsv(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def database(db: str | None):
+    return open_database(db)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def print_csv(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: cell_text(row.get(key)) for key in columns})
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str], *, title: str | None = None) -> None:
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(cell_text(row.get(column), limit=80) for column in columns))
+    stdout.print(table)
+
+
+def cell_text(value: Any, limit: int | None = None) -> str:
+    """A value as table or CSV text; with a limit, folded onto one line and cut short."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    if limit is None:
+        return text
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def short_instant(value: str | None) -> str:
+    """An ISO instant as a date when it falls at midnight UTC (snapshot dates do)."""
+    return value.removesuffix("T00:00:00Z") if value else ""

@@ -1,0 +1,126 @@
+"""Commands that read history: `runs`, `models`, `history`, `stores`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from crawler.cli.common import (
+    DbOption,
+    TableJsonCsv,
+    TableOrJson,
+    cell_text,
+    database,
+    print_csv,
+    print_json,
+    print_table,
+    short_instant,
+    stderr,
+)
+from crawler.elements import ELEMENTS
+from crawler.runner import known_stores, spider_class
+from storage import queries
+from storage.timeutil import parse_instant
+
+RUN_COLUMNS = ["id", "store", "observed_at", "status", "models_seen", "added", "changed", "removed", "returned", "errors"]
+MODEL_COLUMNS = ["name", "provider", "version", "task", "license"]
+
+
+def runs(
+    store: Annotated[str | None, typer.Option("--store", help="Only this store's runs")] = None,
+    format: Annotated[TableOrJson, typer.Option("--format", help="Output format")] = TableOrJson.table,
+    db: DbOption = None,
+) -> None:
+    """List crawl runs in the order they were observed, with what each one changed.
+
+    Example:
+
+        storewatch runs --store onnx_zoo --format json
+    """
+    if store:
+        spider_class(store)
+    rows = queries.list_runs(database(db), store)
+    if format is TableOrJson.json:
+        print_json(rows)
+    else:
+        table_rows = [{**row, "observed_at": short_instant(row["observed_at"])} for row in rows]
+        print_table(table_rows, RUN_COLUMNS + ["error_summary"])
+
+
+def models(
+    store: Annotated[str, typer.Argument(help="Store (see `storewatch stores`)")],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Date (end of that day, UTC) or ISO instant; default: now"),
+    ] = None,
+    format: Annotated[TableJsonCsv, typer.Option("--format", help="Output format")] = TableJsonCsv.table,
+    db: DbOption = None,
+) -> None:
+    """List a store's models as they were at a date: model_id and information elements.
+
+    Example:
+
+        storewatch models pytorch_hub --as-of 2021-01-01 --format json
+    """
+    spider_class(store)
+    at = parse_instant(as_of) if as_of else None
+    rows = queries.models_as_of(database(db), store, at)
+    if format is TableJsonCsv.json:
+        print_json(rows)
+    elif format is TableJsonCsv.csv:
+        present = {key for row in rows for key in row}
+        print_csv(rows, ["model_id"] + [key for key in ELEMENTS if key in present])
+    else:
+        shown = [key for key in MODEL_COLUMNS if any(key in row for row in rows)]
+        print_table(rows, ["model_id", *shown], title=f"{store}: {len(rows)} models")
+        if not rows:
+            stderr.print(f"no {store} models recorded as of {as_of or 'now'} (see `storewatch runs --store {store}`)")
+
+
+def history(
+    store: Annotated[str, typer.Argument(help="Store (see `storewatch stores`)")],
+    model_id: Annotated[str, typer.Argument(help="The model's id in that store (see `storewatch models STORE`)")],
+    format: Annotated[TableOrJson, typer.Option("--format", help="Output format")] = TableOrJson.table,
+    db: DbOption = None,
+) -> None:
+    """Show every version of one model: when it held, how it began and ended, and each element that changed.
+
+    Example:
+
+        storewatch history pytorch_hub pytorch_vision_resnet
+    """
+    spider_class(store)
+    versions = queries.model_history(database(db), store, model_id)
+    if format is TableOrJson.json:
+        print_json(versions)
+        return
+    rows = [
+        {
+            "from": short_instant(version["valid_from"]),
+            "to": short_instant(version["valid_to"]) or "(current)",
+            "began": version["change"],
+            "ended": version["ended_by"] or "",
+            "what changed": "\n".join(
+                f"{key}: {cell_text(change['old'], 60)} → {cell_text(change['new'], 60)}"
+                for key, change in version["changes"].items()
+            )
+            or ("(raw record only)" if version["change"] == "changed" else ""),
+        }
+        for version in versions
+    ]
+    print_table(rows, ["from", "to", "began", "ended", "what changed"], title=f"{store} / {model_id}")
+
+
+def stores() -> None:
+    """List the stores storewatch can crawl, how, and the identity rule of each.
+
+    Example:
+
+        storewatch stores
+    """
+    rows = []
+    for name in known_stores():
+        config = spider_class(name).store_config
+        rows.append({"store": name, "title": config.title, "crawled via": config.crawled_via, "model_id": config.identity})
+    print_table(rows, ["store", "title", "crawled via", "model_id"])

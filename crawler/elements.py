@@ -1,0 +1,36 @@
+"""The information-element taxonomy (docs/elements.md): the keys every spider maps a store's fields onto."""
+
+from __future__ import annotations
+
+# key -> dimension, in the order of the taxonomy table.
+ELEMENTS: dict[str, str] = {
+    "name": "product",
+    "description": "product",
+    "provider": "product",
+    "task": "product",
+    "input_domain": "product",
+    "keywords": "product",
+    "version": "product",
+    "published_at": "product",
+    "updated_at": "product",
+    "size": "product",
+    "demo": "product",
+    "popularity": "popularity",
+    "rating": "popularity",
+    "usage": "technical",
+    "architecture": "technical",
+    "training_data": "technical",
+    "evaluation": "technical",
+    "io_format": "technical",
+    "framework": "technical",
+    "pricing": "delivery",
+    "runtime": "delivery",
+    "dependencies": "delivery",
+    "access": "delivery",
+    "license": "legal",
+    "terms": "legal",
+    "source_code": "development",
+    "paper": "development",
+    "support": "development",
+    "release_notes": "release",
+}

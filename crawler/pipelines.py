@@ -1,0 +1,116 @@
+"""Item pipelines: normalise records so equal content hashes equal, then hand them to the snapshot writer."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from scrapy import signals
+from scrapy.exceptions import DropItem
+
+from crawler.accounting import error_count, error_summary, run_status
+from crawler.elements import ELEMENTS
+from crawler.items import ModelRecord, UnreadableModel
+from storage.db import open_database
+from storage.errors import StorewatchError
+from storage.timeutil import isoformat, parse_instant, utcnow
+from storage.writer import SnapshotWriter
+
+
+def normalise(value: Any) -> Any:
+    """Trimmed strings, UTC ISO dates, no None values: the same content always serialises the same way."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, datetime):
+        return isoformat(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(key): normalise(item) for key, item in value.items() if item is not None}
+    if isinstance(value, (list, tuple)):
+        return [normalise(item) for item in value if item is not None]
+    return value
+
+
+class NormalizePipeline:
+    """Checks element keys against the taxonomy and normalises elements and raw record."""
+
+    def process_item(self, item):
+        if isinstance(item, ModelRecord):
+            unknown = set(item.elements) - ELEMENTS.keys()
+            if unknown:
+                raise DropItem(f"{item.model_id}: element keys not in the taxonomy: {sorted(unknown)}")
+            item.elements = normalise(item.elements)
+            item.raw = normalise(item.raw)
+        return item
+
+
+class SnapshotPipeline:
+    """Stages every model of the crawl with the SnapshotWriter and closes the run when the spider closes.
+
+    The run is finished on `spider_closed`, the first moment the close reason is known; the reason and the
+    listing accounting decide whether the run is complete, partial or failed.
+    """
+
+    def __init__(self, crawler, database_url: str | None, observed_at: str | None, source: str | None) -> None:
+        self.crawler = crawler
+        self.database_url = database_url
+        self.observed_at = parse_instant(observed_at, end_of_day=False) if observed_at else utcnow()
+        self.source = source
+        self.writer: SnapshotWriter | None = None
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        return cls(
+            crawler,
+            settings.get("STOREWATCH_DATABASE_URL"),
+            settings.get("STOREWATCH_OBSERVED_AT"),
+            settings.get("STOREWATCH_SOURCE") or ("replay" if settings.get("STOREWATCH_REPLAY_URL") else "live"),
+        )
+
+    def open_spider(self):
+        spider = self.crawler.spider
+        engine = open_database(self.database_url)
+        self.writer = SnapshotWriter(
+            engine, spider.name, self.observed_at, f"{spider.name}/{spider.version}", source=self.source
+        )
+        try:
+            self.writer.start()
+        except StorewatchError as error:  # `storewatch crawl` checks this before crawling; a direct run lands here
+            self.writer = None
+            self.crawler.stats.set_value("storewatch/refused", str(error))
+            raise
+        self.crawler.stats.set_value("storewatch/run_id", self.writer.run_id)
+
+    def process_item(self, item):
+        if self.writer is None:
+            return item
+        if isinstance(item, UnreadableModel):
+            self.writer.add_unreadable(item.model_id)
+        elif isinstance(item, ModelRecord):
+            self.writer.add(item.model_id, item.elements, item.raw)
+        return item
+
+    def spider_closed(self, spider, reason):
+        if self.writer is None:
+            return
+        stats = self.crawler.stats.get_stats()
+        summary = self.writer.finish(
+            run_status(stats, reason),
+            errors=error_count(stats),
+            error_summary=error_summary(stats, reason),
+            stats=_json_safe(stats),
+        )
+        self.crawler.stats.set_value("storewatch/summary", summary.as_dict())
+        self.writer.engine.dispose()
+        self.writer = None
+
+
+def _json_safe(stats: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: isoformat(value) if isinstance(value, datetime) else value
+        for key, value in stats.items()
+        if not key.startswith("storewatch/summary")
+    }

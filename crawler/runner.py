@@ -1,0 +1,136 @@
+"""Running crawls: one store, live or over a series of replayed snapshots, in one Twisted reactor."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+from scrapy.spiderloader import SpiderLoader
+from scrapy.utils.reactor import install_reactor
+from twisted.internet import defer
+
+from crawler import settings as default_settings
+from crawler.replay import ReplayServer, Snapshot
+from storage.db import database_url as resolve_database_url
+from storage.db import open_database
+from storage.errors import StorewatchError
+from storage.timeutil import isoformat
+from storage.writer import latest_observed_at
+
+
+def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    settings = Settings()
+    settings.setmodule(default_settings, priority="project")
+    if overrides:
+        settings.setdict(overrides, priority="cmdline")
+    return settings
+
+
+def spider_class(store: str):
+    """The spider for `store`, or a one-line error naming the stores there are."""
+    loader = SpiderLoader.from_settings(project_settings())
+    try:
+        return loader.load(store)
+    except KeyError:
+        raise StorewatchError(f"unknown store {store!r}; known stores: {', '.join(sorted(loader.list()))}") from None
+
+
+def known_stores() -> list[str]:
+    return sorted(SpiderLoader.from_settings(project_settings()).list())
+
+
+def check_snapshots(store: str, snapshots: list[Snapshot], database_url: str | None) -> list[Snapshot]:
+    """Snapshots of `store` in time order, none older than the store's history; else a one-line error."""
+    for snapshot in snapshots:
+        if snapshot.store != store:
+            raise StorewatchError(f"{snapshot.path} is a snapshot of {snapshot.store!r}, not {store!r}")
+    ordered = sorted(snapshots, key=lambda snapshot: snapshot.observed_at)
+    latest = latest_observed_at(open_database(database_url), store)
+    if ordered and latest is not None and ordered[0].observed_at < latest:
+        raise StorewatchError(
+            f"{store}: snapshot {ordered[0].path.name} (observed {isoformat(ordered[0].observed_at)}) is older than "
+            f"the latest run ({isoformat(latest)}); history is appended in time order -- use a new database"
+        )
+    return ordered
+
+
+def run_crawls(
+    store: str,
+    snapshots: list[Snapshot] | None,
+    *,
+    database_url: str | None = None,
+    on_result: Callable[[dict[str, Any]], None] = lambda summary: None,
+    progress: bool = False,
+    log_level: str = "WARNING",
+    faults: dict[str, int] | None = None,
+    extra_settings: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Crawl `store` once live (snapshots None) or once per snapshot, oldest first; return the run summaries.
+
+    Each summary is the run's counts plus `close_reason`; an interrupted series stops after the current crawl.
+    """
+    spidercls = spider_class(store)
+    database_url = resolve_database_url(database_url)
+    settings = project_settings({"LOG_LEVEL": log_level, **(extra_settings or {})})
+    install_reactor(settings["TWISTED_REACTOR"])
+    process = CrawlerProcess(settings)
+    logging.getLogger("scrapy").setLevel(log_level)
+    summaries: list[dict[str, Any]] = []
+    failure: list[BaseException] = []
+
+    @defer.inlineCallbacks
+    def crawl_all():
+        try:
+            for snapshot in snapshots if snapshots is not None else [None]:
+                summary = yield crawl_one(snapshot)
+                summaries.append(summary)
+                on_result(summary)
+                if summary["close_reason"] == "shutdown":
+                    break
+        except BaseException as error:  # surfaced after the reactor stops
+            failure.append(error)
+        finally:
+            process.stop()
+            from twisted.internet import reactor
+
+            if reactor.running:
+                reactor.stop()
+
+    @defer.inlineCallbacks
+    def crawl_one(snapshot: Snapshot | None):
+        run_settings = {
+            "STOREWATCH_DATABASE_URL": database_url,
+            "STOREWATCH_PROGRESS": progress,
+            "STOREWATCH_PROGRESS_LABEL": f"{store} {snapshot.path.name if snapshot else 'live'}:",
+        }
+        server = None
+        if snapshot is not None:
+            server = ReplayServer(snapshot.path, faults).__enter__()
+            run_settings.update(
+                default_settings.REPLAY_SETTINGS,
+                STOREWATCH_REPLAY_URL=server.url,
+                STOREWATCH_OBSERVED_AT=isoformat(snapshot.observed_at),
+                STOREWATCH_SOURCE=snapshot.source,
+            )
+        try:
+            crawler = process.create_crawler(spidercls)
+            crawler.settings.setdict(run_settings, priority="cmdline")
+            yield process.crawl(crawler)
+        finally:
+            if server is not None:
+                server.__exit__(None, None, None)
+        stats = crawler.stats.get_stats()
+        if "storewatch/summary" not in stats:
+            raise StorewatchError(stats.get("storewatch/refused") or f"{store}: the crawl recorded no run (see the log above)")
+        return {**stats["storewatch/summary"], "close_reason": stats.get("finish_reason", "finished")}
+
+    from twisted.internet import reactor
+
+    reactor.callWhenRunning(crawl_all)
+    process.start(stop_after_crawl=False)
+    if failure:
+        raise failure[0]
+    return summaries

@@ -1,0 +1,61 @@
+"""Scrapy settings for storewatch: the one place crawl behaviour is configured.
+
+Per-store values (politeness, robots, auth) are declared once beside each spider (spiders/<store>.py,
+`STORE = StoreConfig(...)`); the `storewatch crawl` command adds the run's own values (database URL,
+observed_at, replay base URL) at command-line priority.
+"""
+
+BOT_NAME = "storewatch"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+USER_AGENT = "storewatch/0.1 (model-store research crawler; +https://github.com/storewatch/storewatch)"
+ROBOTSTXT_OBEY = True
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+# Live politeness defaults; each store's StoreConfig may tighten them.
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+RETRY_TIMES = 2
+DOWNLOAD_TIMEOUT = 60
+COOKIES_ENABLED = False
+# Items go to one synchronous writer, so parallel item processing buys nothing; Scrapy starts this many
+# asyncio tasks for every response's output, which at the default (100) cost more than the crawl itself.
+CONCURRENT_ITEMS = 4
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+
+# Replay: a local server answers instantly, so the crawl runs flat out.
+REPLAY_SETTINGS = {
+    "CONCURRENT_REQUESTS": 32,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 32,
+    "DOWNLOAD_DELAY": 0,
+    "AUTOTHROTTLE_ENABLED": False,
+    "RETRY_TIMES": 0,
+}
+
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.ReplayDownloaderMiddleware": 950,
+    "crawler.middlewares.StoreAuthMiddleware": 400,
+}
+SPIDER_MIDDLEWARES = {
+    "crawler.middlewares.ReplaySpiderMiddleware": 10,  # last to see the spider's requests
+    "crawler.middlewares.RunAccountingMiddleware": 60,  # after HttpErrorMiddleware: only 2xx count as answered
+}
+ITEM_PIPELINES = {
+    "crawler.pipelines.NormalizePipeline": 100,
+    "crawler.pipelines.SnapshotPipeline": 800,
+}
+EXTENSIONS = {
+    "crawler.progress.ProgressLine": 500,
+}
+
+# storewatch's own settings (set per run by `storewatch crawl`).
+STOREWATCH_DATABASE_URL = None  # None: $STOREWATCH_DATABASE_URL or ./data/storewatch.db
+STOREWATCH_OBSERVED_AT = None  # ISO instant of the snapshot; None: now (a live crawl)
+STOREWATCH_SOURCE = None  # where the run's data came from, for crawl_runs.source
+STOREWATCH_REPLAY_URL = None  # base URL of a replay server; None: crawl the live stores
+STOREWATCH_PROGRESS = False  # print a progress line on stderr

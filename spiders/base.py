@@ -1,0 +1,75 @@
+"""What every store spider shares: its declared store config, and listing vs model requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import scrapy
+
+from crawler.accounting import note_failure
+from crawler.items import UnreadableModel
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Everything storewatch needs to know about one store, declared once beside its spider."""
+
+    name: str
+    title: str
+    identity: str  # the model_id rule, as documented in the README
+    live_urls: tuple[str, ...]  # what a crawl requests (documentation, and the hosts a replay must hold)
+    crawled_via: str  # api | html | browser | archive
+    download_delay: float = 0.5
+    concurrency: int = 4
+    obey_robots: bool = True
+    auth_env: str | None = None  # env var holding an optional token
+    auth_hosts: frozenset[str] = field(default_factory=frozenset)
+
+    def scrapy_settings(self) -> dict:
+        return {
+            "DOWNLOAD_DELAY": self.download_delay,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": self.concurrency,
+            "ROBOTSTXT_OBEY": self.obey_robots,
+        }
+
+
+class StoreSpider(scrapy.Spider):
+    """A spider that navigates one store: listing requests name the models, model requests read one each.
+
+    A failed listing request makes the run partial (so nothing is marked removed); a failed model request
+    yields an UnreadableModel, so that model stays present with its last known content.
+    """
+
+    store_config: StoreConfig
+    version = "1"
+
+    @classmethod
+    def update_settings(cls, settings):
+        settings.setdict(cls.store_config.scrapy_settings(), priority="spider")
+        super().update_settings(settings)
+
+    def listing_request(self, url: str, callback, **kwargs) -> scrapy.Request:
+        meta = {**kwargs.pop("meta", {}), "listing": True}
+        return scrapy.Request(url, callback=callback, errback=self.listing_failed, meta=meta, **kwargs)
+
+    def model_request(self, url: str, model_id: str, callback, **kwargs) -> scrapy.Request:
+        meta = {**kwargs.pop("meta", {}), "model_id": model_id}
+        return scrapy.Request(url, callback=callback, errback=self.model_failed, meta=meta, **kwargs)
+
+    def listing_failed(self, failure):
+        note_failure(self.crawler.stats, "listing", _describe(failure))
+        self.logger.warning("listing request failed: %s", _describe(failure))
+
+    def model_failed(self, failure):
+        message = _describe(failure)
+        note_failure(self.crawler.stats, "model", message)
+        self.logger.warning("model request failed: %s", message)
+        yield UnreadableModel(failure.request.meta["model_id"], message)
+
+
+def _describe(failure) -> str:
+    response = getattr(failure.value, "response", None)
+    url = failure.request.meta.get("replay_live_url", failure.request.url)
+    if response is not None:
+        return f"HTTP {response.status} for {url}"
+    return f"{failure.type.__name__} for {url}: {failure.getErrorMessage()}"

@@ -1,0 +1,128 @@
+"""TensorFlow Hub (tfhub.dev): model docs in github.com/tensorflow/tfhub.dev, one markdown file per version.
+
+Identity: a model is a model handle `<publisher>/<model path>` (tfhub.dev/<handle>/<version>); the docs of
+its versions are its versions. The handle is read from the doc path after the docs folder, so identity
+survives the `assets/g3doc/` -> `assets/docs/` move. Publisher and collection pages are not models.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from crawler.items import ModelRecord
+from spiders.base import StoreConfig, StoreSpider
+from spiders.github import GITHUB_HOSTS, first_code_block, paper_links, raw_url, tree_blob_paths, tree_url
+
+REPO, BRANCH = "tensorflow/tfhub.dev", "master"
+MODEL_DOC = re.compile(r"^assets/(?:docs|g3doc)/(?P<publisher>[^/]+)/models/(?P<model>.+)/(?P<version>\d+)\.md$")
+METADATA_LINE = re.compile(r"^<!--\s*([\w-]+)\s*:\s*(.*?)\s*-->\s*$", re.MULTILINE)
+MODALITIES = ("image", "text", "audio", "video")
+
+STORE = StoreConfig(
+    name="tfhub",
+    title="TensorFlow Hub",
+    identity="model handle <publisher>/<model path> from assets/{docs,g3doc}/<publisher>/models/<model path>/<version>.md",
+    live_urls=(tree_url(REPO, BRANCH, recursive=True), raw_url(REPO, BRANCH, "assets/docs/<publisher>/models/<model>/<version>.md")),
+    crawled_via="api",
+    download_delay=0.1,
+    concurrency=8,
+    obey_robots=False,  # GitHub's API and raw hosts; their API terms apply
+    auth_env="GITHUB_TOKEN",
+    auth_hosts=GITHUB_HOSTS,
+)
+
+
+def model_versions(listing: dict[str, Any]) -> dict[str, dict[int, str]]:
+    """handle -> {version: doc path} for every model doc in a recursive tree listing."""
+    handles: dict[str, dict[int, str]] = defaultdict(dict)
+    for path in tree_blob_paths(listing):
+        match = MODEL_DOC.match(path)
+        if match:
+            handles[f"{match['publisher']}/{match['model']}"][int(match["version"])] = path
+    return dict(handles)
+
+
+def parse_doc(text: str) -> tuple[str | None, dict[str, list[str]], str]:
+    """(kind from the title line, metadata comments as key -> values, first paragraph of prose)."""
+    title = re.search(r"^#\s+(\S+)", text, re.MULTILINE)
+    metadata: dict[str, list[str]] = defaultdict(list)
+    for key, value in METADATA_LINE.findall(text):
+        metadata[key].append(value)
+    paragraph = []
+    for line in text.splitlines()[1:] if title else text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("##") or (paragraph and not stripped):
+            break
+        if stripped and not stripped.startswith("<!--"):
+            paragraph.append(stripped)
+    return (title.group(1) if title else None), dict(metadata), " ".join(paragraph)
+
+
+def extract_model(handle: str, versions: dict[int, str], text: str) -> ModelRecord:
+    """A model's record from its latest version's doc and the list of its versions."""
+    kind, metadata, description = parse_doc(text)
+    latest = max(versions)
+
+    def first(*keys: str) -> str | None:
+        for key in keys:
+            if metadata.get(key):
+                return metadata[key][0]
+        return None
+
+    def every(key: str) -> list[str] | None:
+        return metadata.get(key) or None
+
+    task = first("task", "module-type")
+    demo = [value for key in ("colab", "demo", "interactive-visualizer") for value in metadata.get(key, [])]
+    elements = {
+        "name": handle,
+        "description": description or None,
+        "provider": handle.split("/", 1)[0],
+        "task": task,
+        "input_domain": task.split("-", 1)[0] if task and task.split("-", 1)[0] in MODALITIES else None,
+        "keywords": every("language"),
+        "version": str(latest),
+        "release_notes": [str(version) for version in sorted(versions)],
+        "architecture": every("network-architecture"),
+        "training_data": every("dataset"),
+        "framework": first("format"),
+        "license": first("license"),
+        "access": first("asset-path"),
+        "usage": first_code_block(text),
+        "demo": demo or None,
+        "paper": paper_links(text) or None,
+    }
+    return ModelRecord(
+        model_id=handle,
+        elements={key: value for key, value in elements.items() if value is not None},
+        raw={
+            "handle": handle,
+            "kind": kind,
+            "versions": sorted(versions),
+            # The doc path below the docs folder: the g3doc -> docs move is not a change of the model.
+            "doc": MODEL_DOC.sub(r"\g<publisher>/models/\g<model>/\g<version>.md", versions[latest]),
+            "metadata": metadata,
+            "text": text,
+        },
+    )
+
+
+class TfhubSpider(StoreSpider):
+    """Lists the repository tree, then reads the latest version's doc of each model."""
+
+    name = STORE.name
+    store_config = STORE
+    version = "1"
+
+    async def start(self):
+        yield self.listing_request(tree_url(REPO, BRANCH, recursive=True), self.parse_listing)
+
+    def parse_listing(self, response):
+        for handle, versions in model_versions(response.json()).items():
+            url = raw_url(REPO, BRANCH, versions[max(versions)])
+            yield self.model_request(url, handle, self.parse_model, cb_kwargs={"handle": handle, "versions": versions})
+
+    def parse_model(self, response, handle, versions):
+        yield extract_model(handle, versions, response.text)

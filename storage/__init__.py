@@ -1,0 +1,1 @@
+"""Versioned snapshot storage: schema, the one snapshot writer, and the queries over history."""

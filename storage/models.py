@@ -1,0 +1,89 @@
+"""The versioned tables: crawl runs, model identities and model versions (slowly changing dimension, type 2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.timeutil import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+RUN_STATUSES = ("running", "complete", "partial", "failed")
+CHANGE_KINDS = ("added", "changed", "returned")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class CrawlRun(Base):
+    """One crawl of one store, observed at one instant (the snapshot's date, or now for a live crawl)."""
+
+    __tablename__ = "crawl_runs"
+    __table_args__ = (Index(None, "store", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store: Mapped[str] = mapped_column(String(64))
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    models_seen: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    returned: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    spider_version: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(Text)
+    error_summary: Mapped[str | None] = mapped_column(Text)
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Model(Base):
+    """A model's identity in one store; `model_id` follows the store's documented identity rule."""
+
+    __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("store", "model_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[str] = mapped_column(String(512))
+
+
+class ModelVersion(Base):
+    """What a model looked like from `valid_from` until `valid_to` (open while `valid_to` is null).
+
+    A gap between two versions is an absence: the model was removed at the first one's `valid_to` and
+    returned at the second one's `valid_from`.
+    """
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        Index(None, "model_pk", "valid_to"),
+        Index(None, "model_pk", "valid_from"),
+        Index(None, "opened_by_run"),
+        Index(None, "closed_by_run"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opened_by_run: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
+    closed_by_run: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    change: Mapped[str] = mapped_column(String(16))
+    changed_elements: Mapped[list[str]] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(32))
+    elements: Mapped[dict[str, Any]] = mapped_column(JSON)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,94 @@
+"""Every read storewatch makes of the versioned tables: runs, a store as of an instant, a model's history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, select
+
+from storage.errors import StorewatchError
+from storage.models import CrawlRun, Model, ModelVersion
+from storage.timeutil import isoformat
+
+runs = CrawlRun.__table__
+models = Model.__table__
+versions = ModelVersion.__table__
+
+RUN_FIELDS = (
+    "id", "store", "observed_at", "status", "models_seen", "added", "changed", "removed", "returned", "errors",
+    "started_at", "finished_at", "spider_version", "source", "error_summary", "stats",
+)
+
+
+def list_runs(engine: Engine, store: str | None = None) -> list[dict[str, Any]]:
+    """Runs in the order they were observed (then recorded)."""
+    query = select(*(runs.c[name] for name in RUN_FIELDS)).order_by(runs.c.observed_at, runs.c.id)
+    if store:
+        query = query.where(runs.c.store == store)
+    with engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    return [_with_iso_times(dict(row)) for row in rows]
+
+
+def valid_at(at: datetime):
+    """The SQL condition for a version that was the model's state at instant `at`."""
+    return and_(versions.c.valid_from <= at, or_(versions.c.valid_to.is_(None), versions.c.valid_to > at))
+
+
+def models_as_of(engine: Engine, store: str, at: datetime | None = None) -> list[dict[str, Any]]:
+    """The store's models at instant `at` (latest when None): model_id plus its information elements."""
+    condition = versions.c.valid_to.is_(None) if at is None else valid_at(at)
+    query = (
+        select(models.c.model_id, versions.c.elements, versions.c.valid_from)
+        .join(versions, versions.c.model_pk == models.c.id)
+        .where(models.c.store == store, condition)
+        .order_by(models.c.model_id)
+    )
+    with engine.connect() as connection:
+        return [{"model_id": row.model_id, **row.elements} for row in connection.execute(query)]
+
+
+def model_history(engine: Engine, store: str, model_id: str) -> list[dict[str, Any]]:
+    """Every version of one model, oldest first, with its validity, how it began and ended, and what changed."""
+    query = (
+        select(versions)
+        .join(models, models.c.id == versions.c.model_pk)
+        .where(models.c.store == store, models.c.model_id == model_id)
+        .order_by(versions.c.valid_from, versions.c.id)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    if not rows:
+        raise StorewatchError(f"{store}: no model {model_id!r} in the database (see `storewatch models {store}`)")
+    history, previous = [], None
+    for index, row in enumerate(rows):
+        following = rows[index + 1] if index + 1 < len(rows) else None
+        if row["valid_to"] is None:
+            ended = None
+        elif following is not None and following["valid_from"] == row["valid_to"]:
+            ended = "changed"
+        else:
+            ended = "removed"
+        old = previous["elements"] if previous is not None else {}
+        history.append(
+            {
+                "valid_from": isoformat(row["valid_from"]),
+                "valid_to": isoformat(row["valid_to"]),
+                "change": row["change"],
+                "ended_by": ended,
+                "changes": {
+                    key: {"old": old.get(key), "new": row["elements"].get(key)} for key in row["changed_elements"]
+                },
+                "content_hash": row["content_hash"],
+                "elements": row["elements"],
+            }
+        )
+        previous = row
+    return history
+
+
+def _with_iso_times(row: dict[str, Any]) -> dict[str, Any]:
+    for key in ("observed_at", "started_at", "finished_at"):
+        row[key] = isoformat(row[key])
+    return row

@@ -1,0 +1,55 @@
+"""UTC instants: one column type and the parsing rules for user-given dates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy.types import DateTime, TypeDecorator
+
+from storage.errors import StorewatchError
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as naive UTC (same text on SQLite and PostgreSQL); returns them aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_instant(text: str, *, end_of_day: bool = True) -> datetime:
+    """Parse a user-given date or datetime into an aware UTC instant.
+
+    A bare date means the end of that day (UTC), so `--as-of 2020-12-31` includes what was observed that day.
+    """
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            if end_of_day:
+                return datetime.combine(day + timedelta(days=1), time.min, timezone.utc) - timedelta(microseconds=1)
+            return datetime.combine(day, time.min, timezone.utc)
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise StorewatchError(f"not a date: {text!r} (expected YYYY-MM-DD or an ISO 8601 datetime)") from None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def isoformat(value: datetime | None) -> str | None:
+    """UTC ISO 8601 with a Z, the one format storewatch prints."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

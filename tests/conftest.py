@@ -1,0 +1,91 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), the shipped snapshots, running the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from storage.db import open_database
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAPSHOTS = ROOT / "snapshots"
+POSTGRES_ADMIN_URL = os.environ.get("STOREWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def snapshot_dirs(store: str) -> list[Path]:
+    return sorted(path for path in (SNAPSHOTS / store).iterdir() if (path / "SNAPSHOT.json").is_file())
+
+
+def snapshot_dir(store: str, date: str) -> Path:
+    return SNAPSHOTS / store / date
+
+
+def _postgres_available() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as error:  # noqa: BLE001 -- any failure means: no server to test against
+        return str(error).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """An admin engine on the PostgreSQL server; under CI=true its absence fails the run instead of skipping."""
+    problem = _postgres_available()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI: {problem}")
+        pytest.skip(f"no PostgreSQL server: {problem}")
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path) -> str:
+    """A fresh, empty database URL: a SQLite file, or a new PostgreSQL database dropped after the test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'storewatch.db'}"
+        return
+    admin = request.getfixturevalue("postgres_server")
+    name = f"storewatch_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = open_database(db_url)
+    yield engine
+    engine.dispose()
+
+
+def run_cli(*args: str, db: str | None = None, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `storewatch ARGS` as a user would, in its own process."""
+    command = [sys.executable, "-m", "crawler.cli", *args]
+    if db:
+        command += ["--db", db]
+    result = subprocess.run(
+        command, capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"storewatch {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def cli_json(*args: str, db: str | None = None):
+    return json.loads(run_cli(*args, "--format", "json", db=db).stdout)

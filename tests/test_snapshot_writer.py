@@ -1,0 +1,128 @@
+"""The versioning rules of the snapshot writer, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from storage import queries
+from storage.errors import StorewatchError
+from storage.models import ModelVersion
+from storage.writer import SnapshotWriter
+
+
+def day(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+def record(run_models: dict[str, dict], engine, when: str, status: str = "complete", unreadable=()):
+    writer = SnapshotWriter(engine, "teststore", day(when), "teststore/1", batch_size=2)
+    writer.start()
+    for model_id, elements in run_models.items():
+        writer.add(model_id, elements, {"id": model_id, **elements})
+    for model_id in unreadable:
+        writer.add_unreadable(model_id)
+    return writer.finish(status)
+
+
+def version_rows(engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(ModelVersion)).scalar_one()
+
+
+def ids_as_of(engine, when: str) -> set[str]:
+    return {row["model_id"] for row in queries.models_as_of(engine, "teststore", day(when))}
+
+
+A = {"name": "Alpha", "license": "MIT"}
+B = {"name": "Beta"}
+C = {"name": "Gamma"}
+
+
+def test_first_run_adds_every_model(engine):
+    summary = record({"a": A, "b": B}, engine, "2020-01-01")
+    assert (summary.status, summary.added, summary.models_seen) == ("complete", 2, 2)
+    assert ids_as_of(engine, "2020-01-01") == {"a", "b"}
+
+
+def test_replaying_an_equal_snapshot_writes_no_version_rows(engine):
+    record({"a": A, "b": B}, engine, "2020-01-01")
+    before = version_rows(engine)
+    summary = record({"b": dict(B), "a": dict(reversed(list(A.items())))}, engine, "2020-02-01")
+    assert (summary.added, summary.changed, summary.removed, summary.returned) == (0, 0, 0, 0)
+    assert version_rows(engine) == before
+
+
+def test_change_closes_the_old_version_and_names_the_changed_elements(engine):
+    record({"a": A}, engine, "2020-01-01")
+    summary = record({"a": {"name": "Alpha", "license": "Apache-2.0", "paper": "x"}}, engine, "2020-02-01")
+    assert summary.changed == 1
+    history = queries.model_history(engine, "teststore", "a")
+    assert [version["ended_by"] for version in history] == ["changed", None]
+    assert history[1]["changes"] == {"license": {"old": "MIT", "new": "Apache-2.0"}, "paper": {"old": None, "new": "x"}}
+    assert history[0]["valid_to"] == history[1]["valid_from"] == "2020-02-01T00:00:00Z"
+
+
+def test_removal_and_return(engine):
+    record({"a": A, "b": B}, engine, "2020-01-01")
+    removed = record({"a": A}, engine, "2020-02-01")
+    returned = record({"a": A, "b": {"name": "Beta 2"}}, engine, "2020-03-01")
+    assert removed.removed == 1 and returned.returned == 1
+    assert ids_as_of(engine, "2020-01-15") == {"a", "b"}
+    assert ids_as_of(engine, "2020-02-15") == {"a"}
+    assert ids_as_of(engine, "2020-03-15") == {"a", "b"}
+    history = queries.model_history(engine, "teststore", "b")
+    assert [(v["change"], v["ended_by"]) for v in history] == [("added", "removed"), ("returned", None)]
+    assert history[1]["changes"] == {"name": {"old": "Beta", "new": "Beta 2"}}
+
+
+@pytest.mark.parametrize("status", ["partial", "failed"])
+def test_partial_or_failed_run_closes_nothing(engine, status):
+    record({"a": A, "b": B}, engine, "2020-01-01")
+    summary = record({"a": {"name": "Alpha changed"}, "c": C}, engine, "2020-02-01", status=status)
+    assert summary.status == status
+    assert (summary.removed, summary.changed, summary.added) == (0, 0, 1)
+    assert "left for the next complete run" in summary.error_summary
+    assert ids_as_of(engine, "2020-02-15") == {"a", "b", "c"}
+    with engine.connect() as connection:
+        closed = connection.execute(select(func.count()).where(ModelVersion.valid_to.is_not(None))).scalar_one()
+    assert closed == 0
+    # the next complete run continues the history: the deferred change and the removal happen then
+    later = record({"a": {"name": "Alpha changed"}, "c": C}, engine, "2020-03-01")
+    assert (later.changed, later.removed) == (1, 1)
+
+
+def test_unreadable_model_stays_present_with_its_last_content(engine):
+    record({"a": A, "b": B}, engine, "2020-01-01")
+    summary = record({"a": A}, engine, "2020-02-01", unreadable=["b"])
+    assert (summary.status, summary.removed, summary.models_seen) == ("complete", 0, 2)
+    assert ids_as_of(engine, "2020-02-15") == {"a", "b"}
+
+
+def test_snapshot_older_than_the_latest_run_is_refused(engine):
+    record({"a": A}, engine, "2020-02-01")
+    with pytest.raises(StorewatchError, match="older than the latest run"):
+        record({"a": A}, engine, "2020-01-01")
+
+
+def test_duplicate_model_ids_in_one_run_count_as_errors(engine):
+    writer = SnapshotWriter(engine, "teststore", day("2020-01-01"), "teststore/1")
+    writer.start()
+    writer.add("a", A, {})
+    writer.add("a", B, {})
+    summary = writer.finish("complete")
+    assert (summary.added, summary.errors) == (1, 1)
+    assert queries.models_as_of(engine, "teststore")[0]["name"] == "Alpha"
+
+
+def test_writes_grow_with_changes_not_store_size(engine):
+    store = {f"m{i}": {"name": f"model {i}"} for i in range(3000)}
+    record(store, engine, "2020-01-01")
+    before = version_rows(engine)
+    store["m7"] = {"name": "renamed"}
+    del store["m8"]
+    summary = record(store, engine, "2020-02-01")
+    assert (summary.changed, summary.removed) == (1, 1)
+    assert version_rows(engine) == before + 1
