@@ -52,8 +52,11 @@ class SnapshotPipeline:
     listing accounting decide whether the run is complete, partial or failed.
     """
 
-    def __init__(self, crawler, database_url: str | None, observed_at: str | None, source: str | None) -> None:
+    def __init__(
+        self, crawler, database_url: str | None, observed_at: str | None, source: str | None, kept: list[str]
+    ) -> None:
         self.crawler = crawler
+        self.kept_stats = kept
         self.database_url = database_url
         self.observed_at = parse_instant(observed_at, end_of_day=False) if observed_at else utcnow()
         self.source = source
@@ -68,6 +71,7 @@ class SnapshotPipeline:
             settings.get("STOREWATCH_DATABASE_URL"),
             settings.get("STOREWATCH_OBSERVED_AT"),
             settings.get("STOREWATCH_SOURCE") or ("replay" if settings.get("STOREWATCH_REPLAY_URL") else "live"),
+            settings.getlist("STOREWATCH_KEPT_STATS"),
         )
 
     def open_spider(self):
@@ -101,16 +105,17 @@ class SnapshotPipeline:
             run_status(stats, reason),
             errors=error_count(stats),
             error_summary=error_summary(stats, reason),
-            stats=_json_safe(stats),
+            stats=kept_stats(stats, self.kept_stats),
         )
         self.crawler.stats.set_value("storewatch/summary", summary.as_dict())
         self.writer.engine.dispose()
         self.writer = None
 
 
-def _json_safe(stats: dict[str, Any]) -> dict[str, Any]:
+def kept_stats(stats: dict[str, Any], prefixes: list[str]) -> dict[str, Any]:
+    """The crawl statistics worth keeping with the run (STOREWATCH_KEPT_STATS), JSON-safe."""
     return {
         key: isoformat(value) if isinstance(value, datetime) else value
-        for key, value in stats.items()
-        if not key.startswith("storewatch/summary")
+        for key, value in sorted(stats.items())
+        if key.startswith(tuple(prefixes))
     }

@@ -1,4 +1,4 @@
-"""Running crawls: one store, live or over a series of replayed snapshots, in one Twisted reactor."""
+"""Running crawls: live or replayed, one after another in one Twisted reactor."""
 
 from __future__ import annotations
 
@@ -58,8 +58,7 @@ def check_snapshots(store: str, snapshots: list[Snapshot], database_url: str | N
 
 
 def run_crawls(
-    store: str,
-    snapshots: list[Snapshot] | None,
+    jobs: list[tuple[str, Snapshot | None]],
     *,
     database_url: str | None = None,
     on_result: Callable[[dict[str, Any]], None] = lambda summary: None,
@@ -68,11 +67,11 @@ def run_crawls(
     faults: dict[str, int] | None = None,
     extra_settings: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Crawl `store` once live (snapshots None) or once per snapshot, oldest first; return the run summaries.
+    """Run each (store, snapshot) crawl in turn -- a None snapshot crawls the live store -- in one reactor.
 
-    Each summary is the run's counts plus `close_reason`; an interrupted series stops after the current crawl.
+    Returns the run summaries: the run's counts plus `close_reason`. An interrupted series stops after the
+    current crawl.
     """
-    spidercls = spider_class(store)
     database_url = resolve_database_url(database_url)
     settings = project_settings({"LOG_LEVEL": log_level, **(extra_settings or {})})
     install_reactor(settings["TWISTED_REACTOR"])
@@ -84,8 +83,8 @@ def run_crawls(
     @defer.inlineCallbacks
     def crawl_all():
         try:
-            for snapshot in snapshots if snapshots is not None else [None]:
-                summary = yield crawl_one(snapshot)
+            for store, snapshot in jobs:
+                summary = yield crawl_one(store, snapshot)
                 summaries.append(summary)
                 on_result(summary)
                 if summary["close_reason"] == "shutdown":
@@ -100,7 +99,7 @@ def run_crawls(
                 reactor.stop()
 
     @defer.inlineCallbacks
-    def crawl_one(snapshot: Snapshot | None):
+    def crawl_one(store: str, snapshot: Snapshot | None):
         run_settings = {
             "STOREWATCH_DATABASE_URL": database_url,
             "STOREWATCH_PROGRESS": progress,
@@ -116,7 +115,7 @@ def run_crawls(
                 STOREWATCH_SOURCE=snapshot.source,
             )
         try:
-            crawler = process.create_crawler(spidercls)
+            crawler = process.create_crawler(spider_class(store))
             crawler.settings.setdict(run_settings, priority="cmdline")
             yield process.crawl(crawler)
         finally:

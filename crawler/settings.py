@@ -26,6 +26,7 @@ COOKIES_ENABLED = False
 # asyncio tasks for every response's output, which at the default (100) cost more than the crawl itself.
 CONCURRENT_ITEMS = 4
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 
 # Replay: a local server answers instantly, so the crawl runs flat out.
@@ -35,6 +36,18 @@ REPLAY_SETTINGS = {
     "DOWNLOAD_DELAY": 0,
     "AUTOTHROTTLE_ENABLED": False,
     "RETRY_TIMES": 0,
+    # Middlewares that only matter on the live web (a replayed file is never redirected, compressed,
+    # proxied, cookie-laden or timed out); each costs a little on every request.
+    "DOWNLOADER_MIDDLEWARES_BASE": {
+        "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": 50,
+        "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": 500,
+        "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": 550,
+        "scrapy.downloadermiddlewares.stats.DownloaderStats": 850,
+    },
+    "SPIDER_MIDDLEWARES_BASE": {
+        "scrapy.spidermiddlewares.start.StartSpiderMiddleware": 25,
+        "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": 50,
+    },
 }
 
 DOWNLOADER_MIDDLEWARES = {
@@ -59,3 +72,24 @@ STOREWATCH_OBSERVED_AT = None  # ISO instant of the snapshot; None: now (a live 
 STOREWATCH_SOURCE = None  # where the run's data came from, for crawl_runs.source
 STOREWATCH_REPLAY_URL = None  # base URL of a replay server; None: crawl the live stores
 STOREWATCH_PROGRESS = False  # print a progress line on stderr
+# Crawl statistics kept with each run (crawl_runs.stats), by key prefix: enough to see what a run did,
+# small enough that an unchanged re-crawl adds well under 1 KB.
+STOREWATCH_KEPT_STATS = [
+    "downloader/request_count",
+    "downloader/response_count",
+    "downloader/response_status_count/",
+    "downloader/response_bytes",
+    "downloader/exception_type_count/",
+    "response_received_count",
+    "item_scraped_count",
+    "item_dropped_count",
+    "retry/",
+    "httperror/",
+    "spider_exceptions/",
+    "log_count/ERROR",
+    "elapsed_time_seconds",
+    "memusage/max",
+    "playwright/",
+    "storewatch/listing_",
+    "storewatch/model_failures",
+]

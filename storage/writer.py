@@ -46,9 +46,13 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def content_hash(elements: dict[str, Any], raw: dict[str, Any]) -> str:
-    """128 bits of SHA-256 over the canonical JSON of the record: equal content, equal hash."""
-    return hashlib.sha256(canonical_json({"elements": elements, "raw": raw}).encode()).hexdigest()[:32]
+def record_json(elements: dict[str, Any], raw: dict[str, Any]) -> str:
+    return canonical_json({"elements": elements, "raw": raw})
+
+
+def content_hash(payload: str) -> str:
+    """128 bits of SHA-256 over a record's canonical JSON: equal content, equal hash."""
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -138,8 +142,8 @@ class SnapshotWriter:
     def add(self, model_id: str, elements: dict[str, Any], raw: dict[str, Any]) -> None:
         """Stage one model's record as seen in this run."""
         if self._remember(model_id):
-            payload = canonical_json({"elements": elements, "raw": raw})
-            self._stage(model_id, content_hash(elements, raw), payload)
+            payload = record_json(elements, raw)
+            self._stage(model_id, content_hash(payload), payload)
 
     def add_unreadable(self, model_id: str) -> None:
         """Stage a model the listing named but whose record could not be read: present, content unknown."""

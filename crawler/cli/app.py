@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from crawler.cli import admin, crawl, query
+from crawler.cli import admin, crawl, demo, query
 from crawler.cli.common import stderr
 from storage.errors import StorewatchError
 
@@ -23,6 +23,7 @@ app.command()(query.runs)
 app.command()(query.models)
 app.command()(query.history)
 app.command()(query.stores)
+app.command()(demo.demo)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.replay_app, name="replay")
 

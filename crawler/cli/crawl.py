@@ -42,8 +42,7 @@ def crawl(
     else:
         open_database(db)
     summaries = run_crawls(
-        store,
-        snapshots,
+        [(store, snapshot) for snapshot in snapshots] if snapshots else [(store, None)],
         database_url=db,
         on_result=print_summary,
         progress=stderr.is_terminal,

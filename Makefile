@@ -1,0 +1,34 @@
+# storewatch: `make demo` and `make test` are all a new machine needs (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench check clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+## demo: replay every shipped snapshot into ./data/storewatch.db and print what changed
+demo: install
+	$(BIN)/storewatch demo
+
+## test: the whole suite, on SQLite and (when its server runs) PostgreSQL
+test: install
+	$(BIN)/python -m pytest
+
+## bench: ingest throughput and growth on the TF Hub snapshots
+bench: install
+	$(BIN)/python bench/ingest.py
+
+## check: the schema matches the migrations
+check: install
+	$(BIN)/alembic check
+
+clean:
+	rm -rf $(VENV) data reports .pytest_cache *.egg-info

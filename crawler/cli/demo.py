@@ -1,0 +1,56 @@
+"""`storewatch demo`: replay every shipped snapshot not yet recorded, store by store, oldest first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crawler.cli.common import DbOption, stdout
+from crawler.cli.crawl import print_summary
+from crawler.replay import SNAPSHOT_FILE, Snapshot
+from crawler.runner import known_stores, run_crawls
+from storage.db import open_database
+from storage.errors import StorewatchError
+from storage.writer import latest_observed_at
+
+SHIPPED_SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots"
+
+
+def pending_snapshots(root: Path, database_url: str | None) -> list[tuple[str, Snapshot]]:
+    """(store, snapshot) for every snapshot under root/<store>/ observed after the store's latest run."""
+    engine = open_database(database_url)
+    jobs = []
+    for store in known_stores():
+        directories = sorted((root / store).glob(f"*/{SNAPSHOT_FILE}"))
+        snapshots = sorted((Snapshot.load(path.parent) for path in directories), key=lambda s: s.observed_at)
+        latest = latest_observed_at(engine, store)
+        jobs += [(store, snapshot) for snapshot in snapshots if latest is None or snapshot.observed_at > latest]
+    engine.dispose()
+    return jobs
+
+
+def demo(
+    snapshots: Annotated[
+        Path, typer.Option("--snapshots", help="Folder of <store>/<date>/ snapshot directories")
+    ] = SHIPPED_SNAPSHOTS,
+    db: DbOption = None,
+) -> None:
+    """Replay the recorded snapshots shipped with storewatch into the database, oldest first per store.
+
+    Snapshots already recorded are skipped, so running it again does nothing new.
+
+    Example:
+
+        storewatch demo
+        storewatch models pytorch_hub --as-of 2021-01-01
+    """
+    if not snapshots.is_dir():
+        raise StorewatchError(f"snapshot folder not found: {snapshots}")
+    jobs = pending_snapshots(snapshots, db)
+    if not jobs:
+        stdout.print("every shipped snapshot is already recorded; see `storewatch runs`", highlight=False)
+        return
+    stdout.print(f"replaying {len(jobs)} snapshots of {len({store for store, _ in jobs})} stores", highlight=False)
+    run_crawls(jobs, database_url=db, on_result=print_summary, progress=stdout.is_terminal)

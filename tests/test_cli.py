@@ -1,0 +1,61 @@
+"""What a user sees from the CLI: one clear line and a non-zero exit for mistakes, help with examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_cli, snapshot_dir
+
+COMMANDS = [["crawl"], ["runs"], ["models"], ["history"], ["stores"], ["db", "upgrade"], ["replay", "serve"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["models", "nosuchstore"], "unknown store 'nosuchstore'; known stores: onnx_zoo, pytorch_hub, tfhub"),
+        (["crawl", "nosuchstore"], "unknown store 'nosuchstore'"),
+        (["crawl", "onnx_zoo", "--replay", "/no/such/dir"], "snapshot directory not found: /no/such/dir"),
+        (["crawl", "onnx_zoo", "--replay", "tests"], "not a snapshot directory (no SNAPSHOT.json)"),
+        (["crawl", "onnx_zoo", "--replay", str(snapshot_dir("pytorch_hub", "2019-06-30"))], "is a snapshot of 'pytorch_hub', not 'onnx_zoo'"),
+        (["models", "onnx_zoo", "--as-of", "2021-02-30"], "not a date: '2021-02-30'"),
+        (["runs", "--db", "postgresql://nobody@127.0.0.1:1/none"], "cannot open database"),
+        (["runs", "--db", "sqlite:////proc/no/such/dir/x.db"], "cannot open database"),
+        (["replay", "serve", "/no/such/dir"], "snapshot directory not found"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_exit_non_zero(args, message, tmp_path):
+    db = [] if "--db" in args else ["--db", f"sqlite:///{tmp_path / 'x.db'}"]
+    result = run_cli(*args, *db, check=False) if args[0] not in ("replay",) else run_cli(*args, check=False)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+
+
+def test_older_snapshot_is_refused_with_a_reason(tmp_path):
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    run_cli("crawl", "onnx_zoo", "--replay", str(snapshot_dir("onnx_zoo", "2023-12-26")), db=db)
+    result = run_cli("crawl", "onnx_zoo", "--replay", str(snapshot_dir("onnx_zoo", "2021-08-20")), db=db, check=False)
+    assert result.returncode == 2
+    assert "older than the latest run (2023-12-26T00:00:00Z)" in result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(command):
+    result = run_cli(*command, "--help")
+    assert "Example:" in result.stdout and f"storewatch {' '.join(command)}" in result.stdout
+
+
+def test_stores_lists_each_store_with_its_identity_rule():
+    output = run_cli("stores").stdout
+    for store in ("pytorch_hub", "tfhub", "onnx_zoo"):
+        assert store in output
+    assert "archive/ or validated/" in output
+
+
+def test_csv_output_has_a_column_per_element(tmp_path):
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    run_cli("crawl", "onnx_zoo", "--replay", str(snapshot_dir("onnx_zoo", "2021-08-20")), db=db)
+    lines = run_cli("models", "onnx_zoo", "--format", "csv", db=db).stdout.splitlines()
+    assert lines[0].startswith("model_id,name,") and "io_format" in lines[0]
+    assert len(lines) == 1 + 120
