@@ -87,3 +87,18 @@ class ModelVersion(Base):
     content_hash: Mapped[str] = mapped_column(String(32))
     elements: Mapped[dict[str, Any]] = mapped_column(JSON)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class StoreCoverage(Base):
+    """How many of a store's models there were, and how many showed each element, right after one run.
+
+    The snapshot writer keeps it incrementally: the previous row plus the versions the run opened, minus the
+    versions it closed. A run that changed nothing writes no row, so the coverage at instant t is the row of
+    the store's latest run at or before t that has one: one indexed lookup, whatever the store's size.
+    """
+
+    __tablename__ = "store_coverage"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), primary_key=True)
+    models: Mapped[int] = mapped_column(Integer)
+    elements: Mapped[dict[str, int]] = mapped_column(JSON)  # element key -> models showing it (count > 0 only)

@@ -11,12 +11,17 @@ the number of changes, not with the store's size. The rules:
 - a `partial` or `failed` run closes nothing: it records additions and returns only, and leaves changes
   and removals to the next complete run;
 - a model the listing named but whose page could not be read counts as seen, unchanged.
+
+A run that opens or closes versions also records the store's coverage after it (`store_coverage`): the
+previous counts of models and of models showing each element, plus the versions it opened, minus those it
+closed -- again work proportional to the changes. A run that changes nothing writes no coverage row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +29,7 @@ from typing import Any
 from sqlalchemy import Column, Engine, MetaData, String, Table, Text, and_, exists, func, insert, literal, select, text, update
 
 from storage.errors import StorewatchError
-from storage.models import CrawlRun, Model, ModelVersion
+from storage.models import CrawlRun, Model, ModelVersion, StoreCoverage
 from storage.timeutil import isoformat, utcnow
 
 _staging_metadata = MetaData()
@@ -40,6 +45,7 @@ STAGED = Table(
 runs = CrawlRun.__table__
 models = Model.__table__
 versions = ModelVersion.__table__
+coverage = StoreCoverage.__table__
 
 
 def canonical_json(value: Any) -> str:
@@ -252,7 +258,7 @@ class SnapshotWriter:
             )
         ).all()
 
-        new_rows, to_close, deferred = [], [], 0
+        new_rows, to_close, closed_elements, deferred = [], [], [], 0
         for row in needing_version:
             record = json.loads(row.payload)
             if row.open_version is not None:
@@ -261,6 +267,7 @@ class SnapshotWriter:
                     continue
                 kind, changed = "changed", changed_keys(row.open_elements, record["elements"])
                 to_close.append(row.open_version)
+                closed_elements.append(row.open_elements)
                 summary.changed += 1
             elif row.seen_before:
                 kind, changed = "returned", self._changed_since_last(row.id, record["elements"])
@@ -284,19 +291,44 @@ class SnapshotWriter:
 
         if closes_allowed:
             gone = connection.execute(
-                select(versions.c.id)
+                select(versions.c.id, versions.c.elements)
                 .join(models, models.c.id == versions.c.model_pk)
                 .where(
                     models.c.store == self.store,
                     versions.c.valid_to.is_(None),
                     ~exists().where(STAGED.c.model_id == models.c.model_id),
                 )
-            ).scalars().all()
-            self._close_versions(gone)
+            ).all()
+            self._close_versions([row.id for row in gone])
+            closed_elements += [row.elements for row in gone]
             summary.removed = len(gone)
         if new_rows:
             connection.execute(insert(versions), new_rows)
+        if new_rows or closed_elements:
+            self._record_coverage([row["elements"] for row in new_rows], closed_elements)
         return deferred
+
+    def _record_coverage(self, opened: list[dict[str, Any]], closed: list[dict[str, Any]]) -> None:
+        """The store's coverage after this run: the previous row, plus the versions opened, minus those closed."""
+        previous = self._connection.execute(
+            select(coverage.c.models, coverage.c.elements)
+            .join(runs, runs.c.id == coverage.c.run_id)
+            .where(runs.c.store == self.store, runs.c.id != self.run_id)
+            .order_by(runs.c.observed_at.desc(), runs.c.id.desc())
+            .limit(1)
+        ).first()
+        models, counts = (previous.models, Counter(previous.elements)) if previous else (0, Counter())
+        for elements in opened:
+            counts.update(elements.keys())
+        for elements in closed:
+            counts.subtract(elements.keys())
+        self._connection.execute(
+            insert(coverage).values(
+                run_id=self.run_id,
+                models=models + len(opened) - len(closed),
+                elements={key: count for key, count in sorted(counts.items()) if count > 0},
+            )
+        )
 
     def _close_versions(self, version_ids: list[int]) -> None:
         for start in range(0, len(version_ids), 500):

@@ -1,0 +1,182 @@
+"""The diff module: what changed in a store between two instants (or two runs), element by element.
+
+Only versions that runs observed in (from, to] opened or closed are read -- through the indexes on
+`opened_by_run` and `closed_by_run` -- so the cost grows with the number of changes, not with the store's
+size. Coverage at both ends comes from `store_coverage` (one row each).
+
+A model's state at instant t is its version valid at t. Between t1 and t2:
+
+- **added**: absent at t1, present at t2, and never seen at or before t1;
+- **returned**: absent at t1 but seen earlier, present at t2;
+- **removed**: present at t1, absent at t2;
+- **changed**: present at both with different content, with each element's old and new value (an empty
+  `elements` means only the store's raw record changed).
+
+A model present at t1 whose version is still open at t2 did not change; a model that appeared and vanished
+again inside the interval is in neither end, so it is in no list.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, exists, or_, select
+
+from storage.coverage import Coverage, coverage_at
+from storage.errors import StorewatchError
+from storage.models import CrawlRun, Model, ModelVersion
+from storage.timeutil import isoformat
+from storage.writer import changed_keys
+
+runs = CrawlRun.__table__
+models = Model.__table__
+versions = ModelVersion.__table__
+
+
+@dataclass
+class ModelChange:
+    """One model present at both ends with different content: element -> {old, new}."""
+
+    model_id: str
+    elements: dict[str, dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"model_id": self.model_id, "elements": self.elements}
+
+
+@dataclass
+class StoreDiff:
+    """What changed in one store between `from_at` and `to_at`."""
+
+    store: str
+    from_at: datetime
+    to_at: datetime
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    returned: list[str] = field(default_factory=list)
+    changed: list[ModelChange] = field(default_factory=list)
+    coverage_from: Coverage | None = None
+    coverage_to: Coverage | None = None
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def element_changes(self) -> Counter:
+        """How many changed models changed each element."""
+        return Counter(key for change in self.changed for key in change.elements)
+
+    def coverage_changes(self) -> list[dict[str, Any]]:
+        """Per element: share of models showing it at each end, and a finding when it was started or stopped."""
+        before, after = self.coverage_from, self.coverage_to
+        rows = []
+        for key in sorted(before.elements.keys() | after.elements.keys()):
+            old, new = before.elements.get(key, 0), after.elements.get(key, 0)
+            finding = None
+            if old == 0 and new > 0 and before.models:
+                finding = "started showing"
+            elif old > 0 and new == 0 and after.models:
+                finding = "stopped showing"
+            rows.append(
+                {
+                    "element": key,
+                    "from": {"models": old, "share": round(before.share(key), 4)},
+                    "to": {"models": new, "share": round(after.share(key), 4)},
+                    "finding": finding,
+                }
+            )
+        return rows
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "store": self.store,
+            "from": isoformat(self.from_at),
+            "to": isoformat(self.to_at),
+            "models": {"from": self.coverage_from.models, "to": self.coverage_to.models},
+            "added": self.added,
+            "removed": self.removed,
+            "returned": self.returned,
+            "changed": [change.as_dict() for change in self.changed],
+            "element_changes": dict(self.element_changes().most_common()),
+            "coverage": self.coverage_changes(),
+            "runs": self.runs,
+        }
+
+
+def diff_store(engine: Engine, store: str, from_at: datetime, to_at: datetime) -> StoreDiff:
+    """The store's changes between two instants: the models' states at `from_at` against those at `to_at`."""
+    if to_at < from_at:
+        raise StorewatchError(f"--to ({isoformat(to_at)}) is earlier than --from ({isoformat(from_at)})")
+    result = StoreDiff(store, from_at, to_at)
+    with engine.connect() as connection:
+        interval_runs = connection.execute(
+            select(runs.c.id, runs.c.observed_at, runs.c.status)
+            .where(runs.c.store == store, runs.c.observed_at > from_at, runs.c.observed_at <= to_at)
+            .order_by(runs.c.observed_at, runs.c.id)
+        ).all()
+        result.runs = [{"id": run.id, "observed_at": isoformat(run.observed_at), "status": run.status} for run in interval_runs]
+        run_ids = [run.id for run in interval_runs]
+        if run_ids:
+            _classify(connection, result, run_ids)
+    result.coverage_from = coverage_at(engine, store, from_at)
+    result.coverage_to = coverage_at(engine, store, to_at)
+    return result
+
+
+def diff_runs(engine: Engine, from_run: int, to_run: int) -> StoreDiff:
+    """The changes between the instants two runs of one store observed."""
+    with engine.connect() as connection:
+        found = {row.id: row for row in connection.execute(select(runs.c.id, runs.c.store, runs.c.observed_at).where(runs.c.id.in_([from_run, to_run])))}
+    for run_id in (from_run, to_run):
+        if run_id not in found:
+            raise StorewatchError(f"no run {run_id} in the database (see `storewatch runs`)")
+    if found[from_run].store != found[to_run].store:
+        raise StorewatchError(f"runs {from_run} and {to_run} are of different stores ({found[from_run].store}, {found[to_run].store})")
+    return diff_store(engine, found[from_run].store, found[from_run].observed_at, found[to_run].observed_at)
+
+
+def _classify(connection, result: StoreDiff, run_ids: list[int]) -> None:
+    """Read the versions the interval's runs closed (state at `from`) and opened (state at `to`), and compare."""
+    from_at, to_at = result.from_at, result.to_at
+    columns = (versions.c.model_pk, models.c.model_id, versions.c.content_hash, versions.c.elements)
+    earlier = versions.alias("earlier")
+    # valid at `to`: opened in the interval and still open after it
+    at_end = connection.execute(
+        select(*columns, exists().where(and_(earlier.c.model_pk == versions.c.model_pk, earlier.c.valid_from <= from_at)).label("seen_before"))
+        .join(models, models.c.id == versions.c.model_pk)
+        .where(versions.c.opened_by_run.in_(run_ids), or_(versions.c.valid_to.is_(None), versions.c.valid_to > to_at))
+    ).all()
+    # valid at `from`: opened before the interval and closed in it
+    at_start = connection.execute(
+        select(*columns)
+        .join(models, models.c.id == versions.c.model_pk)
+        .where(versions.c.closed_by_run.in_(run_ids), versions.c.valid_from <= from_at)
+    ).all()
+    before = {row.model_pk: row for row in at_start}
+    for row in at_end:
+        old = before.pop(row.model_pk, None)
+        if old is None:
+            (result.returned if row.seen_before else result.added).append(row.model_id)
+        elif old.content_hash != row.content_hash:
+            changes = {key: {"old": old.elements.get(key), "new": row.elements.get(key)} for key in changed_keys(old.elements, row.elements)}
+            result.changed.append(ModelChange(row.model_id, changes))
+    result.removed = [row.model_id for row in before.values()]
+    for ids in (result.added, result.removed, result.returned):
+        ids.sort()
+    result.changed.sort(key=lambda change: change.model_id)
+
+
+def changes_by_run(engine: Engine, store: str, since: datetime | None = None) -> dict[int, Counter]:
+    """For each run (after `since`) that changed models: element -> how many models it changed."""
+    query = (
+        select(versions.c.opened_by_run, versions.c.changed_elements)
+        .join(runs, runs.c.id == versions.c.opened_by_run)
+        .where(runs.c.store == store, versions.c.change == "changed")
+    )
+    if since is not None:
+        query = query.where(runs.c.observed_at > since)
+    counts: dict[int, Counter] = {}
+    with engine.connect() as connection:
+        for run_id, changed in connection.execute(query):
+            counts.setdefault(run_id, Counter()).update(changed)
+    return counts
