@@ -58,12 +58,12 @@ class StoreSpider(scrapy.Spider):
 
     def listing_failed(self, failure):
         note_failure(self.crawler.stats, "listing", _describe(failure))
-        self.logger.warning("listing request failed: %s", _describe(failure))
+        self.logger.info("listing request failed: %s", _describe(failure))
 
     def model_failed(self, failure):
         message = _describe(failure)
         note_failure(self.crawler.stats, "model", message)
-        self.logger.warning("model request failed: %s", message)
+        self.logger.info("model request failed: %s", message)
         yield UnreadableModel(failure.request.meta["model_id"], message)
 
 

@@ -46,7 +46,7 @@ def crawl(
         database_url=db,
         on_result=print_summary,
         progress=stderr.is_terminal,
-        log_level="INFO" if verbose else "WARNING",
+        log_level="INFO" if verbose else "ERROR",
         faults=parse_faults(fail or []),
     )
     if any(summary["status"] == "failed" for summary in summaries):
