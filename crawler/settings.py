@@ -72,6 +72,19 @@ STOREWATCH_OBSERVED_AT = None  # ISO instant of the snapshot; None: now (a live 
 STOREWATCH_SOURCE = None  # where the run's data came from, for crawl_runs.source
 STOREWATCH_REPLAY_URL = None  # base URL of a replay server; None: crawl the live stores
 STOREWATCH_PROGRESS = False  # print a progress line on stderr
+# Rendering (spiders that need a browser, crawler/browser.py): the Chromium executable; None: $STOREWATCH_CHROMIUM,
+# else Debian's /usr/bin/chromium or the first chromium on PATH. storewatch never downloads a browser.
+STOREWATCH_CHROMIUM = None
+# Archive crawls (crawler/archive.py, crawler/wayback.py; set by `storewatch backfill`): which capture days to
+# record (YYYY-MM-DD bounds, at most one per interval such as 1M), rows per CDX request, and the pause after
+# a 429/503 (seconds, doubled on each repeat, at most this many retries).
+STOREWATCH_ARCHIVE_FROM = None
+STOREWATCH_ARCHIVE_TO = None
+STOREWATCH_ARCHIVE_EVERY = None
+STOREWATCH_CDX_PAGE_SIZE = 10
+STOREWATCH_BACKOFF_SECONDS = 60.0
+STOREWATCH_BACKOFF_RETRIES = 5
+STOREWATCH_BACKOFF_MAX_SECONDS = 900.0
 # Crawl statistics kept with each run (crawl_runs.stats), by key prefix: enough to see what a run did,
 # small enough that an unchanged re-crawl adds well under 1 KB.
 STOREWATCH_KEPT_STATS = [
@@ -89,7 +102,15 @@ STOREWATCH_KEPT_STATS = [
     "log_count/ERROR",
     "elapsed_time_seconds",
     "memusage/max",
-    "playwright/",
+    # scrapy-playwright's own counters: pages rendered (and at most at once), browsers and contexts started,
+    # browser requests aborted (images, fonts, media)
+    "playwright/page_count",
+    "playwright/browser_count",
+    "playwright/context_count/max_concurrent",
+    "playwright/request_count/aborted",
+    "storewatch/rendered_pages",
+    "storewatch/delisted",
+    "storewatch/backoff_",
     "storewatch/listing_",
     "storewatch/model_failures",
 ]

@@ -6,13 +6,13 @@ import pytest
 
 from conftest import run_cli, snapshot_dir
 
-COMMANDS = [["crawl"], ["runs"], ["models"], ["history"], ["stores"], ["db", "upgrade"], ["replay", "serve"]]
+COMMANDS = [["crawl"], ["backfill"], ["runs"], ["models"], ["history"], ["stores"], ["db", "upgrade"], ["replay", "serve"]]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["models", "nosuchstore"], "unknown store 'nosuchstore'; known stores: onnx_zoo, pytorch_hub, tfhub"),
+        (["models", "nosuchstore"], "unknown store 'nosuchstore'; known stores: aws_marketplace, modeldepot, onnx_zoo, pytorch_hub, tfhub, wolfram_nnr"),
         (["crawl", "nosuchstore"], "unknown store 'nosuchstore'"),
         (["crawl", "onnx_zoo", "--replay", "/no/such/dir"], "snapshot directory not found: /no/such/dir"),
         (["crawl", "onnx_zoo", "--replay", "tests"], "not a snapshot directory (no SNAPSHOT.json)"),
@@ -21,6 +21,10 @@ COMMANDS = [["crawl"], ["runs"], ["models"], ["history"], ["stores"], ["db", "up
         (["runs", "--db", "postgresql://nobody@127.0.0.1:1/none"], "cannot open database"),
         (["runs", "--db", "sqlite:////proc/no/such/dir/x.db"], "cannot open database"),
         (["replay", "serve", "/no/such/dir"], "snapshot directory not found"),
+        (["backfill", "modeldepot", "--from", "2020-13-01"], "not a date: '2020-13-01'"),
+        (["backfill", "modeldepot", "--every", "monthly"], "not an interval: 'monthly'"),
+        (["backfill", "modeldepot", "--from", "2020-01-01", "--to", "2019-01-01"], "--from 2020-01-01 is after --to 2019-01-01"),
+        (["backfill", "modeldepot", "--replay", str(snapshot_dir("pytorch_hub", "2019-06-30"))], "is a snapshot of 'pytorch_hub', not 'modeldepot'"),
     ],
 )
 def test_user_mistakes_give_one_line_and_exit_non_zero(args, message, tmp_path):

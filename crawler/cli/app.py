@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from crawler.cli import admin, crawl, demo, query
+from crawler.cli import admin, backfill, crawl, demo, query
 from crawler.cli.common import stderr
 from storage.errors import StorewatchError
 
@@ -19,6 +19,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.command()(crawl.crawl)
+app.command()(backfill.backfill)
 app.command()(query.runs)
 app.command()(query.models)
 app.command()(query.history)

@@ -1,0 +1,108 @@
+"""Stores crawled through a web archive: one crawl, one run per capture day, each observed at its capture.
+
+An archive spider reads the archive once (its index, then the captures it needs) and yields one
+`ArchivedSnapshot` per capture day, oldest first. `ArchivePipeline` records each as its own run through the
+snapshot writer, observed at the capture's instant, so the store's history lands in the versioned tables
+exactly as if it had been crawled on those days. Days older than the store's latest run are skipped
+(history is appended in time order), which makes repeating a crawl or a backfill harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from scrapy import signals
+
+from crawler.elements import ELEMENTS
+from crawler.items import ModelRecord
+from crawler.pipelines import kept_stats, normalise
+from storage.db import open_database
+from storage.timeutil import isoformat
+from storage.writer import SnapshotWriter, latest_observed_at
+
+
+@dataclass
+class ArchivedSnapshot:
+    """The store as the archive showed it on one capture day."""
+
+    observed_at: datetime
+    label: str  # the capture that defines the day, e.g. the listing page's timestamp
+    records: list[ModelRecord] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # listed models whose capture could not be read
+    complete: bool = True  # False: the archive's index or the day's listing was not read in full
+    errors: list[str] = field(default_factory=list)
+
+
+class ArchivePipeline:
+    """Writes each ArchivedSnapshot as a run observed at its capture instant; the last one is the crawl's summary."""
+
+    def __init__(self, crawler, database_url: str | None, source: str | None, kept: list[str]) -> None:
+        self.crawler = crawler
+        self.database_url = database_url
+        self.source = source
+        self.kept_stats = kept
+        self.engine = None
+        self.latest: datetime | None = None
+        self.summaries: list[dict[str, Any]] = []
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        return cls(
+            crawler,
+            settings.get("STOREWATCH_DATABASE_URL"),
+            settings.get("STOREWATCH_SOURCE") or ("replay" if settings.get("STOREWATCH_REPLAY_URL") else "live"),
+            settings.getlist("STOREWATCH_KEPT_STATS"),
+        )
+
+    def open_spider(self):
+        self.engine = open_database(self.database_url)
+        self.latest = latest_observed_at(self.engine, self.crawler.spider.name)
+
+    def process_item(self, item):
+        if not isinstance(item, ArchivedSnapshot):
+            return item
+        if self.latest is not None and item.observed_at < self.latest:
+            self.crawler.stats.inc_value("storewatch/archive_days_already_recorded")
+            return item
+        spider = self.crawler.spider
+        writer = SnapshotWriter(
+            self.engine, spider.name, item.observed_at, f"{spider.name}/{spider.version}", source=f"{self.source} capture {item.label}"
+        )
+        writer.start()
+        for record in item.records:
+            unknown = set(record.elements) - ELEMENTS.keys()
+            if unknown:
+                raise ValueError(f"{record.model_id}: element keys not in the taxonomy: {sorted(unknown)}")
+            writer.add(record.model_id, normalise(record.elements), normalise(record.raw))
+        for model_id in item.unreadable:
+            writer.add_unreadable(model_id)
+        stats = kept_stats(self.crawler.stats.get_stats(), self.kept_stats)
+        summary = writer.finish(
+            "complete" if item.complete else "partial",
+            errors=len(item.errors),
+            error_summary="; ".join(item.errors[:5]) or None,
+            stats={**stats, "storewatch/archive_capture": item.label},
+        )
+        self.latest = item.observed_at
+        self.summaries.append(summary.as_dict())
+        self.crawler.stats.set_value("storewatch/summary", summary.as_dict())
+        return item
+
+    def spider_closed(self, spider, reason):
+        if self.summaries:
+            self.crawler.stats.set_value("storewatch/archive_runs", len(self.summaries))
+        elif not self.crawler.stats.get_value("storewatch/refused"):
+            samples = self.crawler.stats.get_value("storewatch/error_samples") or []
+            already = self.crawler.stats.get_value("storewatch/archive_days_already_recorded")
+            self.crawler.stats.set_value(
+                "storewatch/refused",
+                f"{spider.name}: every capture day is already recorded (latest run {isoformat(self.latest)})"
+                if already and self.latest
+                else f"{spider.name}: the archive gave no capture day to record" + (f" ({samples[0]})" if samples else ""),
+            )
+        if self.engine is not None:
+            self.engine.dispose()

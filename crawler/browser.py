@@ -1,0 +1,84 @@
+"""Rendering pages in a browser: scrapy-playwright on the system's Chromium, for the spiders that need it.
+
+Only a spider that renders pages applies `playwright_settings` (from its `update_settings`), so every other
+spider keeps Scrapy's plain HTTP download handlers. Within such a spider only requests built with
+`render_meta` go through the browser; the rest stay plain HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from scrapy_playwright.page import PageMethod
+
+CHROMIUM_ENV = "STOREWATCH_CHROMIUM"
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+LAUNCH_ARGS = [
+    "--no-sandbox",  # needed as root (CI containers)
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HEAVY_RESOURCES = frozenset({"image", "font", "media"})
+
+
+def find_chromium(configured: str | None = None) -> str | None:
+    """The Chromium to drive: the STOREWATCH_CHROMIUM setting, else $STOREWATCH_CHROMIUM, else Debian's chromium.
+
+    None when none is installed (storewatch never downloads a browser: `apt-get install chromium`).
+    """
+    explicit = configured or os.environ.get(CHROMIUM_ENV)
+    if explicit:
+        path = shutil.which(explicit) or explicit
+        return path if Path(path).is_file() and os.access(path, os.X_OK) else None
+    for candidate in CHROMIUM_CANDIDATES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+def playwright_settings(executable: str, *, max_contexts: int = 2) -> dict:
+    """Scrapy settings that route `playwright` requests through Chromium at `executable`.
+
+    Each rendered page gets its own browser context, closed with the page (see `close_page`), and at most
+    `max_contexts` render at once: a long crawl's memory stays flat. Images, fonts and media are aborted.
+    """
+    handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    return {
+        "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
+        "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+        "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": executable, "headless": True, "args": LAUNCH_ARGS},
+        "PLAYWRIGHT_ABORT_REQUEST": "crawler.browser.abort_heavy_resources",
+        "PLAYWRIGHT_MAX_CONTEXTS": max_contexts,
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 1,
+        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": 30_000,
+    }
+
+
+def abort_heavy_resources(request) -> bool:
+    """PLAYWRIGHT_ABORT_REQUEST: a rendered page never loads images, fonts or media."""
+    return request.resource_type in HEAVY_RESOURCES
+
+
+def render_meta(context: str, wait_for: str, timeout_ms: int = 5000) -> dict:
+    """Request meta that renders the page in its own context and waits until `wait_for` matches."""
+    return {
+        "playwright": True,
+        "playwright_include_page": True,  # so the callback can close the page and its context
+        "playwright_context": context,
+        "playwright_page_methods": [PageMethod("wait_for_selector", wait_for, timeout=timeout_ms)],
+    }
+
+
+async def close_page(meta: dict) -> None:
+    """Close a rendered page and its context (call from the callback and the errback)."""
+    page = meta.pop("playwright_page", None)
+    if page is not None:
+        await page.close()
+        await page.context.close()

@@ -1,0 +1,93 @@
+"""`storewatch backfill`: build a store's past snapshots from Wayback Machine captures, oldest first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crawler.cli.common import DbOption, stderr, stdout
+from crawler.cli.crawl import print_summary
+from crawler.replay import Snapshot, parse_faults
+from crawler.runner import known_stores, run_crawls, spider_class
+from crawler.wayback import parse_every
+from storage import queries
+from storage.db import open_database
+from storage.errors import StorewatchError
+from storage.timeutil import parse_instant
+
+
+def archive_stores() -> list[str]:
+    """Stores whose spider reads the Wayback Machine and records one run per capture day."""
+    return [store for store in known_stores() if spider_class(store).store_config.crawled_via == "archive"]
+
+
+def backfill(
+    store: Annotated[str, typer.Argument(help="Store to backfill (see `storewatch stores`)")],
+    from_: Annotated[str | None, typer.Option("--from", help="First capture day to record (YYYY-MM-DD); default: the first")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Last capture day to record (YYYY-MM-DD); default: the last")] = None,
+    every: Annotated[
+        str | None, typer.Option("--every", help="At most one snapshot per interval: 1D, 2W, 1M, 1Y; default: every capture day")
+    ] = None,
+    replay: Annotated[
+        Path | None, typer.Option("--replay", help="A recorded replay of web.archive.org to read instead of the live archive")
+    ] = None,
+    page_size: Annotated[int, typer.Option("--page-size", help="Rows per CDX index request (the replay holds pages of 10)")] = 10,
+    backoff: Annotated[
+        float, typer.Option("--backoff", help="Seconds to pause the crawl after a 429, doubled on each repeat")
+    ] = 60.0,
+    db: DbOption = None,
+    fail: Annotated[list[str] | None, typer.Option("--fail", help="With --replay: PATTERN=STATUS", hidden=True)] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Scrapy's log")] = False,
+) -> None:
+    """Record a store's past from the Internet Archive: one run per capture day, observed at that capture.
+
+    Reads the archive's CDX index (one row per content change, resumed page by page), picks the capture days
+    between --from and --to (at most one per --every), then the raw captures those days need. Live, requests
+    go to web.archive.org one at a time, about one a second, and a 429 pauses the whole crawl. Capture days
+    older than the store's latest run are skipped: history is appended in time order.
+
+    Example:
+
+        storewatch backfill modeldepot --from 2018-01-01 --to 2020-12-31 --every 1M
+    """
+    spider_class(store)
+    if store not in archive_stores():
+        raise StorewatchError(f"{store} is not crawled through the archive; stores that can be backfilled: {', '.join(archive_stores())}")
+    start = parse_instant(from_, end_of_day=False).date() if from_ else None
+    end = parse_instant(to, end_of_day=False).date() if to else None
+    if start and end and start > end:
+        raise StorewatchError(f"--from {from_} is after --to {to}")
+    parse_every(every)
+    if page_size < 1 or backoff < 0:
+        raise StorewatchError("--page-size must be at least 1 and --backoff at least 0")
+    snapshot = Snapshot.load(replay) if replay else None
+    if snapshot is not None and snapshot.store != store:
+        raise StorewatchError(f"{snapshot.path} is a snapshot of {snapshot.store!r}, not {store!r}")
+    engine = open_database(db)
+    before = {run["id"] for run in queries.list_runs(engine, store)}
+    engine.dispose()
+    settings = {
+        "STOREWATCH_ARCHIVE_FROM": start.isoformat() if start else None,
+        "STOREWATCH_ARCHIVE_TO": end.isoformat() if end else None,
+        "STOREWATCH_ARCHIVE_EVERY": every,
+        "STOREWATCH_CDX_PAGE_SIZE": page_size,
+        "STOREWATCH_BACKOFF_SECONDS": backoff,
+    }
+    run_crawls(
+        [(store, snapshot)],
+        database_url=db,
+        progress=stderr.is_terminal,
+        log_level="INFO" if verbose else "WARNING",
+        faults=parse_faults(fail or []),
+        extra_settings=settings,
+    )
+    engine = open_database(db)
+    new_runs = [run for run in queries.list_runs(engine, store) if run["id"] not in before]
+    engine.dispose()
+    for run in new_runs:
+        print_summary(run)
+    stdout.print(f"{store}: {len(new_runs)} snapshots recorded from the archive", highlight=False)
+    if any(run["status"] == "failed" for run in new_runs):
+        raise typer.Exit(1)

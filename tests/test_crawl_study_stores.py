@@ -1,0 +1,166 @@
+"""End to end on the study's three stores: replayed crawls, a page rendered in Chromium, the archive backfill."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import cli_json, run_cli, snapshot_dir
+from crawler.browser import find_chromium
+from storage.db import open_database
+from storage.diff import diff_store
+from storage.timeutil import parse_instant
+
+WAYBACK = snapshot_dir("modeldepot", "wayback")
+
+
+def crawl(store: str, *dates: str, db: str) -> None:
+    run_cli("crawl", store, *(arg for date in dates for arg in ("--replay", str(snapshot_dir(store, date)))), db=db)
+
+
+def diff(db: str, store: str, start: str, end: str):
+    engine = open_database(db)
+    try:
+        return diff_store(engine, store, parse_instant(start), parse_instant(end))
+    finally:
+        engine.dispose()
+
+
+def changed_elements(store_diff) -> dict[str, set[str]]:
+    return {change.model_id: set(change.elements) for change in store_diff.changed}
+
+
+def test_wolfram_nnr_dates_differ_as_built(tmp_path):
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
+    crawl("wolfram_nnr", "2019-03-01", "2024-06-01", db=db)
+    runs = cli_json("runs", "--store", "wolfram_nnr", db=db)
+    assert [(r["status"], r["models_seen"], r["errors"]) for r in runs] == [("complete", 11, 0), ("complete", 12, 0)]
+    found = diff(db, "wolfram_nnr", "2019-03-01", "2024-06-01")
+    assert sorted(found.added) == ["GPT2-Transformer-Trained-on-WebText-Data", "YOLO-V8-Detect-Trained-on-MS-COCO-Data"]
+    assert found.removed == ["Yahoo-Open-NSFW-Model-V1"]
+    changed = changed_elements(found)
+    assert set(changed) == {"Very-Deep-Net-for-Super-Resolution", "SSD-VGG-300-Trained-on-PASCAL-VOC-Data", "Wolfram-ImageIdentify-Net-V1"}
+    assert {"version", "updated_at", "size", "dependencies", "release_notes"} <= changed["Very-Deep-Net-for-Super-Resolution"]
+    assert "license" in changed["SSD-VGG-300-Trained-on-PASCAL-VOC-Data"]
+    assert {"description", "keywords"} <= changed["Wolfram-ImageIdentify-Net-V1"] and "version" not in changed["Wolfram-ImageIdentify-Net-V1"]
+    ssd = cli_json("history", "wolfram_nnr", "SSD-VGG-300-Trained-on-PASCAL-VOC-Data", db=db)
+    assert ssd[1]["changes"]["license"]["new"]["name"] == "Apache License 2.0"
+
+
+def test_plain_spiders_never_start_a_browser(tmp_path):
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
+    crawl("wolfram_nnr", "2019-03-01", db=db)
+    stats = cli_json("runs", db=db)[0]["stats"]
+    assert stats["downloader/request_count"] == 12
+    assert not any(key.startswith("playwright/") for key in stats)
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no Chromium installed (apt-get install chromium); CI installs it")
+def test_aws_marketplace_renders_the_script_only_page_in_chromium_and_differs_as_built(tmp_path):
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
+    crawl("aws_marketplace", "2025-09-01", "2026-08-20", db=db)
+    runs = cli_json("runs", "--store", "aws_marketplace", db=db)
+    assert [(r["status"], r["models_seen"], r["errors"]) for r in runs] == [("complete", 7, 0), ("complete", 7, 0)]
+    for run in runs:  # the JS-only page went through the browser, and the run says so
+        assert run["stats"]["playwright/page_count"] == 1 and run["stats"]["storewatch/rendered_pages"] == 1
+        assert run["stats"]["playwright/browser_count"] == 1
+    clinical = {m["model_id"]: m for m in cli_json("models", "aws_marketplace", "--as-of", "2025-09-01", db=db)}["prodview-j7x3wq9lb5tmc"]
+    assert clinical["name"] == "Clinical Entity Extraction" and clinical["provider"] == "MedLex Labs"
+    assert clinical["version"] == "1.0.0" and clinical["access"]["delivery"] == ["SageMaker Model"]
+    assert clinical["pricing"]["rate_cards"][0]["price"] and clinical["terms"]["refund_policy"]
+    found = diff(db, "aws_marketplace", "2025-09-01", "2026-08-20")
+    assert found.added == ["prodview-m9ga5sk2ud7wx"] and found.removed == ["prodview-t5c9hm3wa7jgv"]
+    changed = changed_elements(found)
+    assert set(changed) == {
+        "prodview-p8d2rj5nfy6sc", "prodview-b6wz4mtq9hr2e", "prodview-f2n7xk4ds8qlu", "prodview-r4y8ne2kv6dzq", "prodview-j7x3wq9lb5tmc",
+    }
+    assert changed["prodview-p8d2rj5nfy6sc"] == {"pricing"}
+    assert changed["prodview-f2n7xk4ds8qlu"] == {"terms"}
+    assert changed["prodview-r4y8ne2kv6dzq"] == {"rating"}
+    assert {"version", "release_notes", "pricing", "runtime"} <= changed["prodview-b6wz4mtq9hr2e"]
+    assert {"version", "release_notes", "updated_at"} <= changed["prodview-j7x3wq9lb5tmc"]
+
+
+def test_modeldepot_crawl_records_each_capture_day_as_a_run(tmp_path):
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
+    result = run_cli("crawl", "modeldepot", "--replay", str(WAYBACK), db=db)
+    runs = cli_json("runs", "--store", "modeldepot", db=db)
+    assert [(r["observed_at"], r["status"], r["models_seen"]) for r in runs] == [
+        ("2018-06-15T08:30:12Z", "complete", 2),
+        ("2019-03-20T11:45:08Z", "complete", 4),
+        ("2020-01-10T07:22:33Z", "complete", 3),
+    ]
+    assert "modeldepot 2020-01-10" in result.stdout
+    found = diff(db, "modeldepot", "2018-06-15", "2020-01-10")
+    assert sorted(found.added) == ["hellochick/icnet", "timosaemann/enet"] and found.removed == ["mikeshi/delf"]
+    as_of = {m["model_id"]: m for m in cli_json("models", "modeldepot", "--as-of", "2019-12-31", db=db)}
+    assert "mikeshi/delf" in as_of and as_of["afowler/sentiment-neuron"]["popularity"] == 57
+    icnet = cli_json("history", "modeldepot", "hellochick/icnet", db=db)
+    assert [v["valid_from"][:10] for v in icnet] == ["2019-03-20", "2020-01-10"]
+    assert icnet[1]["changes"]["framework"] == {"old": "TensorFlow 1.4", "new": "TensorFlow 1.12"}
+    assert icnet[1]["changes"]["demo"]["new"] is None
+    sentiment = cli_json("history", "modeldepot", "afowler/sentiment-neuron", db=db)
+    assert len(sentiment) == 2  # no new capture in 2020: the 2019 record holds
+
+
+def test_backfill_builds_dated_runs_oldest_first_and_repeats_harmlessly(tmp_path):
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
+    first = run_cli("backfill", "modeldepot", "--from", "2018-01-01", "--to", "2019-12-31", "--replay", str(WAYBACK), db=db)
+    assert "2 snapshots recorded" in first.stdout
+    run_cli("backfill", "modeldepot", "--from", "2018-01-01", "--replay", str(WAYBACK), db=db)
+    runs = cli_json("runs", "--store", "modeldepot", db=db)
+    assert [r["observed_at"][:10] for r in runs] == ["2018-06-15", "2019-03-20", "2019-03-20", "2020-01-10"]
+    assert (runs[2]["added"], runs[2]["changed"], runs[2]["removed"]) == (0, 0, 0)  # the same day again: nothing new
+    assert all(run["source"].startswith("replay:wayback") and "capture 20" in run["source"] for run in runs)
+
+
+def test_backfill_every_interval_keeps_one_capture_day_per_period(tmp_path):
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
+    run_cli("backfill", "modeldepot", "--every", "2Y", "--replay", str(WAYBACK), db=db)
+    runs = cli_json("runs", "--store", "modeldepot", db=db)
+    assert [r["observed_at"][:10] for r in runs] == ["2018-06-15", "2020-01-10"]
+    assert (runs[1]["added"], runs[1]["removed"]) == (2, 1)
+
+
+def test_backfill_pauses_on_429_and_a_failed_capture_removes_nothing(tmp_path):
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
+    run_cli(
+        "backfill", "modeldepot", "--replay", str(WAYBACK), "--backoff", "0.05",
+        "--fail", "*/20190320115530id_/*=429", db=db,
+    )
+    runs = cli_json("runs", "--store", "modeldepot", db=db)
+    assert [r["status"] for r in runs] == ["complete"] * 3
+    assert runs[1]["errors"] == 1 and "timosaemann/enet" in runs[1]["error_summary"]
+    assert runs[-1]["stats"]["storewatch/backoff_count"] == 5  # paused and retried, then gave up
+    models = {m["model_id"] for m in cli_json("models", "modeldepot", db=db)}
+    assert "timosaemann/enet" not in models  # never readable, so never added -- and nothing else lost
+    assert {"afowler/sentiment-neuron", "hellochick/icnet"} <= models
+
+
+def test_a_failed_archive_index_records_nothing_and_says_why(tmp_path):
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
+    result = run_cli("backfill", "modeldepot", "--replay", str(WAYBACK), "--fail", "/web.archive.org/cdx/*=500", db=db, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "no capture day" in result.stderr and "HTTP 500" in result.stderr
+    assert cli_json("runs", db=db) == []
+
+
+def test_backfill_refuses_stores_not_crawled_through_the_archive(tmp_path):
+    result = run_cli("backfill", "pytorch_hub", db=f"sqlite:///{tmp_path / 'x.db'}", check=False)
+    assert result.returncode == 2 and "stores that can be backfilled: modeldepot" in result.stderr
+
+
+def test_chromium_is_found_or_overridden(tmp_path, monkeypatch):
+    fake = tmp_path / "my-chromium"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    assert find_chromium(str(fake)) == str(fake)
+    monkeypatch.setenv("STOREWATCH_CHROMIUM", str(fake))
+    assert find_chromium() == str(fake)
+    monkeypatch.setenv("STOREWATCH_CHROMIUM", str(tmp_path / "missing"))
+    assert find_chromium() is None
+    monkeypatch.delenv("STOREWATCH_CHROMIUM")
+    if Path("/usr/bin/chromium").exists():
+        assert find_chromium() == "/usr/bin/chromium"
