@@ -70,3 +70,9 @@ def coverage_series(engine: Engine, store: str) -> list[Coverage]:
     with engine.connect() as connection:
         rows = connection.execute(_rows(store).order_by(runs.c.observed_at, runs.c.id)).all()
     return [Coverage(store, row.models, dict(row.elements), row.run_id, row.observed_at) for row in rows]
+
+
+def stores_with_history(engine: Engine) -> list[str]:
+    """The stores that have recorded models (a coverage row), by name."""
+    with engine.connect() as connection:
+        return sorted(connection.execute(select(runs.c.store).join(coverage, coverage.c.run_id == runs.c.id).distinct()).scalars())

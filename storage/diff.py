@@ -125,14 +125,20 @@ def diff_store(engine: Engine, store: str, from_at: datetime, to_at: datetime) -
 
 def diff_runs(engine: Engine, from_run: int, to_run: int) -> StoreDiff:
     """The changes between the instants two runs of one store observed."""
+    store, from_at = run_observed_at(engine, from_run)
+    _, to_at = run_observed_at(engine, to_run, store)
+    return diff_store(engine, store, from_at, to_at)
+
+
+def run_observed_at(engine: Engine, run_id: int, store: str | None = None) -> tuple[str, datetime]:
+    """(store, observed_at) of a run; a one-line error when there is no such run, or it is of another store."""
     with engine.connect() as connection:
-        found = {row.id: row for row in connection.execute(select(runs.c.id, runs.c.store, runs.c.observed_at).where(runs.c.id.in_([from_run, to_run])))}
-    for run_id in (from_run, to_run):
-        if run_id not in found:
-            raise StorewatchError(f"no run {run_id} in the database (see `storewatch runs`)")
-    if found[from_run].store != found[to_run].store:
-        raise StorewatchError(f"runs {from_run} and {to_run} are of different stores ({found[from_run].store}, {found[to_run].store})")
-    return diff_store(engine, found[from_run].store, found[from_run].observed_at, found[to_run].observed_at)
+        row = connection.execute(select(runs.c.store, runs.c.observed_at).where(runs.c.id == run_id)).first()
+    if row is None:
+        raise StorewatchError(f"no run {run_id} in the database (see `storewatch runs`)")
+    if store is not None and row.store != store:
+        raise StorewatchError(f"run {run_id} is a run of {row.store}, not {store}")
+    return row.store, row.observed_at
 
 
 def _classify(connection, result: StoreDiff, run_ids: list[int]) -> None:

@@ -1,0 +1,153 @@
+"""Commands that compare: `diff` (one store between two dates) and `compare` (the stores with each other)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from crawler.cli.common import DbOption, cell_text, database, print_json, print_table, short_instant, stderr, stdout
+from crawler.report.content import element_order
+from crawler.report.render import render_compare_markdown, render_diff_markdown
+from crawler.runner import known_stores, spider_class
+from storage.coverage import coverage_at, stores_with_history
+from storage.crossstore import compare_elements, match_models
+from storage.diff import diff_store, run_observed_at
+from storage.errors import StorewatchError
+from storage.timeutil import parse_instant, utcnow
+
+INSTANT_HELP = "YYYY-MM-DD (end of that day, UTC), an ISO instant, or run:N (the instant run N observed)"
+
+
+class TextJsonMarkdown(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+def diff(
+    store: Annotated[str, typer.Argument(help="Store (see `storewatch stores`)")],
+    from_: Annotated[str, typer.Option("--from", help=f"Start: {INSTANT_HELP}")],
+    to: Annotated[str | None, typer.Option("--to", help=f"End: {INSTANT_HELP}; default: now")] = None,
+    format: Annotated[TextJsonMarkdown, typer.Option("--format", help="Output format")] = TextJsonMarkdown.text,
+    db: DbOption = None,
+) -> None:
+    """Show what changed in a store between two dates: models added, removed, returned, and changed element by
+    element, and how the share of models showing each element moved.
+
+    Example:
+
+        storewatch diff pytorch_hub --from 2020-06-30 --to 2021-06-30 --format json
+    """
+    spider_class(store)
+    engine = database(db)
+    from_at = _instant(engine, store, from_)
+    to_at = _instant(engine, store, to) if to else utcnow()
+    result = diff_store(engine, store, from_at, to_at)
+    if not result.coverage_to.models and not result.coverage_from.models and coverage_at(engine, store).run_id is None:
+        raise StorewatchError(f"no {store} history recorded yet (see `storewatch crawl {store} --help`)")
+    data = result.as_dict()
+    if format is TextJsonMarkdown.json:
+        print_json(data)
+    elif format is TextJsonMarkdown.markdown:
+        stdout.out(render_diff_markdown(data), end="", highlight=False)
+    else:
+        _print_diff_text(data)
+
+
+def _instant(engine, store: str, text: str):
+    if text.startswith("run:"):
+        try:
+            run_id = int(text.removeprefix("run:"))
+        except ValueError:
+            raise StorewatchError(f"not a run: {text!r} (expected run:N, N a run id from `storewatch runs`)") from None
+        return run_observed_at(engine, run_id, store)[1]
+    return parse_instant(text)
+
+
+def _print_diff_text(data: dict[str, Any]) -> None:
+    lines = [
+        f"{data['store']}  {_when(data['from'])} → {_when(data['to'])}  "
+        f"models {data['models']['from']} → {data['models']['to']}  ({len(data['runs'])} runs in between)"
+    ]
+    for kind, mark in (("added", "+"), ("removed", "-"), ("returned", "^")):
+        lines.append(f"{kind} ({len(data[kind])})")
+        lines += [f"  {mark} {model_id}" for model_id in data[kind]]
+    lines.append(f"changed ({len(data['changed'])})")
+    for change in data["changed"]:
+        lines.append(f"  ~ {change['model_id']}")
+        for key, values in change["elements"].items():
+            lines.append(f"      {key}: {cell_text(values['old'], 70) or '(none)'} → {cell_text(values['new'], 70) or '(none)'}")
+        if not change["elements"]:
+            lines.append("      (raw record only)")
+    lines.append("element coverage (share of models showing it)")
+    for row in data["coverage"]:
+        lines.append(
+            f"  {row['element']:<15} {row['from']['share']:>5.0%} → {row['to']['share']:>4.0%}  {row['finding'] or ''}".rstrip()
+        )
+    stdout.out("\n".join(lines), highlight=False)
+
+
+def _when(instant: str) -> str:
+    """An instant as a date when it is the end of a day the user gave (or a midnight snapshot instant)."""
+    return short_instant(instant.removesuffix("T23:59:59.999999Z"))
+
+
+def compare(
+    store: Annotated[list[str] | None, typer.Option("--store", help="Compare these stores (repeat); default: every store with history")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date (end of that day, UTC) or ISO instant; default: now")] = None,
+    min_score: Annotated[float, typer.Option("--min-score", help="Show model matches scoring at least this (0 to 1)")] = 0.45,
+    limit: Annotated[int, typer.Option("--limit", help="Show at most this many model matches (text and markdown)")] = 40,
+    format: Annotated[TextJsonMarkdown, typer.Option("--format", help="Output format")] = TextJsonMarkdown.text,
+    db: DbOption = None,
+) -> None:
+    """Compare the stores at a date: which information elements each shows and for what share of its models,
+    which all share and which only one shows, and the models found in more than one store, with a score and
+    the evidence (never merged).
+
+    Example:
+
+        storewatch compare --as-of 2021-06-30 --format markdown
+    """
+    for name in store or []:
+        spider_class(name)
+    engine = database(db)
+    stores = store or [name for name in stores_with_history(engine) if name in known_stores()]
+    at = parse_instant(as_of) if as_of else None
+    comparison = compare_elements(engine, stores, at)
+    matches = [match.as_dict() for match in match_models(engine, stores, at, min_score=min_score)]
+    if format is TextJsonMarkdown.json:
+        print_json({**comparison, "matches": matches})
+        return
+    if format is TextJsonMarkdown.markdown:
+        stdout.out(render_compare_markdown(comparison, matches[:limit]), end="", highlight=False)
+        return
+    tracked = comparison["tracked"]
+    rows = [
+        {"element": key, **{name: f"{comparison['elements'][key][name]:.0%}" for name in tracked}}
+        for key in element_order(comparison["elements"])
+    ]
+    print_table(rows, ["element", *tracked], title=f"share of models showing each element, {as_of or 'latest'}")
+    if comparison["shared_share"] is not None:
+        stdout.print(
+            f"shared by all {len(tracked)} stores: {len(comparison['shared'])} of {len(rows)} elements "
+            f"({comparison['shared_share']:.0%}): {', '.join(comparison['shared'])}",
+            highlight=False,
+            markup=False,
+        )
+    for name, keys in comparison["unique"].items():
+        stdout.print(f"only {name}: {', '.join(keys) or 'nothing'}", highlight=False, markup=False)
+    match_rows = [
+        {
+            "score": f"{match['score']:.2f}",
+            "verdict": match["verdict"],
+            "model": f"{match['models'][0]['store']}: {match['models'][0]['model_id']}",
+            "other model": f"{match['models'][1]['store']}: {match['models'][1]['model_id']}",
+            "evidence": "; ".join(match["evidence"] + [f"against: {c}" for c in match["conflicts"]]),
+        }
+        for match in matches[:limit]
+    ]
+    print_table(match_rows, ["score", "verdict", "model", "other model", "evidence"], title=f"models in more than one store ({len(matches)} pairs)")
+    if not stores:
+        stderr.print("no store has recorded history yet (see `storewatch demo`)", highlight=False)

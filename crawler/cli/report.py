@@ -1,0 +1,53 @@
+"""`storewatch report`: the stores' histories, element coverage and cross-store view as HTML, Markdown and JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crawler.cli.common import DbOption, database, stdout
+from crawler.report import build_report, write_report
+from crawler.report.render import JSON_FILE, MARKDOWN_FILE
+from crawler.runner import known_stores, spider_class
+from storage.coverage import stores_with_history
+from storage.errors import StorewatchError
+from storage.timeutil import parse_instant
+
+
+def report(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write report.html, report.md, report.json and charts/ into")],
+    store: Annotated[list[str] | None, typer.Option("--store", help="Only these stores (repeat); default: every store with history")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only history after this date (end of that day, UTC) or ISO instant")] = None,
+    db: DbOption = None,
+) -> None:
+    """Write a report of the stores: models over time, additions and removals, most-changed elements, notable
+    events, the element coverage matrix and the models found in more than one store.
+
+    The HTML page is self-contained (inline SVG charts, no scripts or external files); report.md and
+    report.json hold the same content.
+
+    Example:
+
+        storewatch report --out reports --store pytorch_hub --store onnx_zoo --since 2021-01-01
+    """
+    for name in store or []:
+        spider_class(name)
+    path = write_store_report(db, out, store or None, parse_instant(since) if since else None)
+    stdout.print(f"report written to {path} (also {MARKDOWN_FILE}, {JSON_FILE})", highlight=False, markup=False)
+
+
+def write_store_report(db: str | None, out: Path, stores: list[str] | None = None, since=None) -> Path:
+    """Build and write the report for `stores` (every store with history when None); the HTML file's path."""
+    if out.exists() and not out.is_dir():
+        raise StorewatchError(f"--out must be a folder: {out} is a file")
+    engine = database(db)
+    stores = stores or [name for name in stores_with_history(engine) if name in known_stores()]
+    if not stores:
+        raise StorewatchError("no store has recorded history yet (see `storewatch demo`)")
+    titles = {name: spider_class(name).store_config.title for name in stores}
+    try:
+        return write_report(build_report(engine, stores, since=since, titles=titles), out).resolve()
+    except OSError as error:
+        raise StorewatchError(f"cannot write the report into {out}: {error.strerror}") from None

@@ -1,0 +1,123 @@
+"""Rendering a report's content as HTML (self-contained, inline SVG), Markdown and JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from crawler.report import charts
+
+HTML_FILE, MARKDOWN_FILE, JSON_FILE, CHARTS_DIR = "report.html", "report.md", "report.json", "charts"
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]|<>])")
+
+
+def markdown_escape(value: Any) -> str:
+    """A value as inert Markdown text on one line: no markup, links, HTML or table breaks can come from it."""
+    if value is None:
+        return ""
+    if isinstance(value, Markup):
+        return str(value)
+    text = value if isinstance(value, str) else (json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value))
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text.replace("&", "&amp;"))
+    return " ".join(text.split())
+
+
+def day(value: str | None) -> str:
+    return value[:10] if value else ""
+
+
+def percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def cell(value: Any) -> str:
+    """A JSON value as table text."""
+    if value is None:
+        return "(none)"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _environment(*, markdown: bool) -> Environment:
+    environment = Environment(
+        loader=PackageLoader("crawler.report", "templates"),
+        autoescape=not markdown,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        finalize=markdown_escape if markdown else None,
+    )
+    environment.filters.update(day=day, percent=percent, cell=cell)
+    return environment
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def build_charts(content: dict[str, Any]) -> dict[str, Markup]:
+    """Every chart of the report, by file-safe name."""
+    result = {}
+    for section in content["stores"]:
+        name = _safe(section["store"])
+        points = ([(_instant(section["baseline"]["observed_at"]), section["baseline"]["models"])] if section["baseline"] else []) + [
+            (_instant(run["observed_at"]), run["models"]) for run in section["timeline"]
+        ]
+        result[f"{name}-models"] = charts.line_chart({section["store"]: points}, title=f"{section['store']}: models over time", y_label="models")
+        bars = [(_instant(run["observed_at"]), run["added"] + run["returned"], run["removed"]) for run in section["timeline"]]
+        result[f"{name}-changes"] = charts.change_bars(bars, title=f"{section['store']}: models arrived and removed per run")
+    coverage = content["coverage"]
+    share = {(row["element"], store): values["to"] for row in coverage["matrix"] for store, values in row["stores"].items()}
+    result["coverage-matrix"] = charts.heatmap([row["element"] for row in coverage["matrix"]], coverage["tracked"], share, title="element coverage by store")
+    shown: dict[str, list] = {}
+    shared = []
+    for point in coverage["over_time"]:
+        for store, count in point["elements_shown"].items():
+            shown.setdefault(store, []).append((_instant(point["at"]), count))
+        if point["shared_share"] is not None:
+            shared.append((_instant(point["at"]), round(point["shared_share"] * 100, 1)))
+    result["coverage-elements"] = charts.line_chart(shown, title="elements each store shows", y_label="elements shown")
+    result["coverage-shared"] = charts.line_chart({"shared by all": shared}, title="share of elements all tracked stores show", y_label="% of elements")
+    return result
+
+
+def render_html(content: dict[str, Any], chart_markup: dict[str, Markup] | None = None) -> str:
+    chart_markup = chart_markup or build_charts(content)
+    return _environment(markdown=False).get_template("report.html.j2").render(report=content, charts=chart_markup, safe=_safe)
+
+
+def render_markdown(content: dict[str, Any]) -> str:
+    return _environment(markdown=True).get_template("report.md.j2").render(report=content, charts_dir=CHARTS_DIR, safe=_safe)
+
+
+def render_diff_markdown(diff: dict[str, Any]) -> str:
+    """`storewatch diff --format markdown`."""
+    return _environment(markdown=True).get_template("diff.md.j2").render(diff=diff)
+
+
+def render_compare_markdown(comparison: dict[str, Any], matches: list[dict[str, Any]]) -> str:
+    """`storewatch compare --format markdown`."""
+    return _environment(markdown=True).get_template("compare.md.j2").render(comparison=comparison, matches=matches)
+
+
+def write_report(content: dict[str, Any], out: Path) -> Path:
+    """Write report.html, report.md (with its charts as SVG files) and report.json into `out`; the HTML's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    chart_markup = build_charts(content)
+    (out / CHARTS_DIR).mkdir(exist_ok=True)
+    for name, svg in chart_markup.items():
+        (out / CHARTS_DIR / f"{name}.svg").write_text('<?xml version="1.0" encoding="UTF-8"?>\n' + str(svg) + "\n", encoding="utf-8")
+    (out / HTML_FILE).write_text(render_html(content, chart_markup), encoding="utf-8")
+    (out / MARKDOWN_FILE).write_text(render_markdown(content), encoding="utf-8")
+    (out / JSON_FILE).write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out / HTML_FILE
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)

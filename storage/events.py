@@ -1,0 +1,62 @@
+"""Notable events in a store's history, found in the data: reorganisations, elements started or stopped,
+large additions or removals, runs that did not complete."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from storage.coverage import coverage_series
+from storage.diff import changes_by_run
+from storage.queries import list_runs
+from storage.timeutil import isoformat
+
+MASS_CHANGE_SHARE = 0.5  # one element changed for at least this share of the store's models in one run
+MASS_CHANGE_MIN = 10
+LOCATION_ELEMENTS = frozenset({"access", "source_code", "demo"})  # a mass change of these is a reorganisation
+GROWTH_SHARE, REMOVAL_SHARE, COUNT_MIN = 0.25, 0.1, 5
+
+
+def notable_events(engine: Engine, store: str, since: datetime | None = None) -> list[dict[str, Any]]:
+    """The store's notable events after `since`, oldest first: `{observed_at, run_id, kind, element, text}`."""
+    changed = changes_by_run(engine, store, since)
+    events: list[dict[str, Any]] = []
+
+    def event(observed_at: str, run_id: int, kind: str, text: str, element: str | None = None) -> None:
+        events.append({"observed_at": observed_at, "run_id": run_id, "kind": kind, "element": element, "text": text})
+
+    by_run = {coverage.run_id: coverage for coverage in coverage_series(engine, store)}
+    current = None  # the coverage before the run at hand
+    for run in list_runs(engine, store):
+        after_since = since is None or run["observed_at"] > isoformat(since)
+        if after_since:
+            _run_events(run, current.models if current else 0, changed.get(run["id"], {}), event)
+        if run["id"] in by_run:
+            if after_since and current is not None:
+                _coverage_events(current, by_run[run["id"]], run, event)
+            current = by_run[run["id"]]
+    return events
+
+
+def _run_events(run: dict[str, Any], models_before: int, changed: dict[str, int], event) -> None:
+    when, run_id = run["observed_at"], run["id"]
+    if run["status"] in ("partial", "failed"):
+        event(when, run_id, f"{run['status']} run", f"run {run_id} was {run['status']}: {run['error_summary'] or 'no reason recorded'}")
+    for element, count in sorted(changed.items(), key=lambda item: -item[1]):
+        if count >= MASS_CHANGE_MIN and count >= MASS_CHANGE_SHARE * models_before:
+            kind = "reorganisation" if element in LOCATION_ELEMENTS else "mass change"
+            event(when, run_id, kind, f"{element} changed for {count} of {models_before} models in one run", element)
+    arrived = run["added"] + run["returned"]
+    if models_before and arrived >= max(COUNT_MIN, GROWTH_SHARE * models_before):
+        event(when, run_id, "growth", f"{arrived} models arrived ({arrived / models_before:.0%} of {models_before})")
+    if models_before and run["removed"] >= max(COUNT_MIN, REMOVAL_SHARE * models_before):
+        event(when, run_id, "removals", f"{run['removed']} models removed ({run['removed'] / models_before:.0%} of {models_before})")
+
+
+def _coverage_events(before, after, run: dict[str, Any], event) -> None:
+    for element in sorted(after.shown() - before.shown()):
+        event(run["observed_at"], run["id"], "element started", f"started showing {element} ({after.elements[element]} of {after.models} models)", element)
+    for element in sorted(before.shown() - after.shown()):
+        event(run["observed_at"], run["id"], "element stopped", f"stopped showing {element} (shown for {before.elements[element]} models before)", element)
