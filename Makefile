@@ -22,9 +22,10 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-## bench: ingest throughput and growth on the TF Hub snapshots
+## bench: ingest throughput and growth on the TF Hub snapshots; diff time and memory on a 1M-model store
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/diff.py
 
 ## check: the schema matches the migrations
 check: install
