@@ -54,3 +54,7 @@ def demo(
         return
     stdout.print(f"replaying {len(jobs)} snapshots of {len({store for store, _ in jobs})} stores", highlight=False)
     run_crawls(jobs, database_url=db, on_result=print_summary, progress=stdout.is_terminal)
+
+    from crawler.cli.report import write_demo_report
+
+    write_demo_report(db)

@@ -51,3 +51,12 @@ def write_store_report(db: str | None, out: Path, stores: list[str] | None = Non
         return write_report(build_report(engine, stores, since=since, titles=titles), out).resolve()
     except OSError as error:
         raise StorewatchError(f"cannot write the report into {out}: {error.strerror}") from None
+
+
+DEMO_REPORT_DIR = Path("reports")
+
+
+def write_demo_report(db: str | None) -> None:
+    """The end of `storewatch demo`: the report of every store with history, written to ./reports/."""
+    path = write_store_report(db, DEMO_REPORT_DIR)
+    stdout.print(f"report: {path}", highlight=False, markup=False)
