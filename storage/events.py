@@ -31,12 +31,16 @@ def notable_events(engine: Engine, store: str, since: datetime | None = None) ->
     current = None  # the coverage before the run at hand
     for run in list_runs(engine, store):
         after_since = since is None or run["observed_at"] > isoformat(since)
+        after = by_run.get(run["id"])
+        started_or_stopped = set()
+        if after_since and after is not None and current is not None:
+            started_or_stopped = _coverage_events(current, after, run, event)
         if after_since:
-            _run_events(run, current.models if current else 0, changed.get(run["id"], {}), event)
-        if run["id"] in by_run:
-            if after_since and current is not None:
-                _coverage_events(current, by_run[run["id"]], run, event)
-            current = by_run[run["id"]]
+            # an element every model gained or lost at once is an element started or stopped, not a mass change
+            mass = {key: n for key, n in changed.get(run["id"], {}).items() if key not in started_or_stopped}
+            _run_events(run, current.models if current else 0, mass, event)
+        current = after or current
+    events.sort(key=lambda e: (e["observed_at"], e["run_id"]))
     return events
 
 
@@ -55,8 +59,10 @@ def _run_events(run: dict[str, Any], models_before: int, changed: dict[str, int]
         event(when, run_id, "removals", f"{run['removed']} models removed ({run['removed'] / models_before:.0%} of {models_before})")
 
 
-def _coverage_events(before, after, run: dict[str, Any], event) -> None:
+def _coverage_events(before, after, run: dict[str, Any], event) -> set[str]:
+    """Elements the run made the store start or stop showing (recorded as events); returns them."""
     for element in sorted(after.shown() - before.shown()):
         event(run["observed_at"], run["id"], "element started", f"started showing {element} ({after.elements[element]} of {after.models} models)", element)
     for element in sorted(before.shown() - after.shown()):
         event(run["observed_at"], run["id"], "element stopped", f"stopped showing {element} (shown for {before.elements[element]} models before)", element)
+    return after.shown() ^ before.shown()

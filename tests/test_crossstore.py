@@ -1,0 +1,73 @@
+"""The cross-store view: the element comparison and model matching, which proposes pairs and never merges."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from storage.crossstore import LIKELY, Candidate, compare_elements, match_models, name_tokens, paper_ids, score_pair, source_repos
+from storage.writer import SnapshotWriter
+
+
+def record(engine, store: str, when: str, present: dict[str, dict]) -> None:
+    writer = SnapshotWriter(engine, store, datetime.fromisoformat(when).replace(tzinfo=timezone.utc), f"{store}/1")
+    writer.start()
+    for model_id, elements in present.items():
+        writer.add(model_id, elements, {"id": model_id})
+    writer.finish("complete")
+
+
+def candidate(store: str, name: str, paper=None, source=None) -> Candidate:
+    return Candidate(store, name.lower(), name, name_tokens(name), paper_ids(paper), source_repos(source))
+
+
+def test_names_normalise_across_store_conventions():
+    assert name_tokens("ResNet50") == name_tokens("tensorflow/resnet_50/classification") == {"resnet", "50"}
+    assert name_tokens("MobileNetV2") == name_tokens("google/mobilenet_v2") == {"mobilenet", "v2"}
+    assert name_tokens("SqueezeNet 1.1") == {"squeezenet", "1.1"}
+    assert paper_ids(["https://arxiv.org/pdf/1512.03385v3.pdf", "https://doi.org/10.1000/XYZ"]) == {"arXiv:1512.03385", "doi:10.1000/xyz"}
+    assert source_repos("https://github.com/pytorch/vision/blob/main/torchvision/models/resnet.py") == {"github.com/pytorch/vision"}
+
+
+def test_scores_weigh_evidence_and_different_numbers_count_against():
+    resnet50 = candidate("a", "ResNet50", "https://arxiv.org/abs/1512.03385")
+    same = score_pair(resnet50, candidate("b", "tensorflow/resnet_50/classification", "https://arxiv.org/abs/1512.03385"))
+    assert same.score >= LIKELY and same.verdict == "likely the same model"
+    assert any("1512.03385" in line for line in same.evidence)
+    bigger = score_pair(resnet50, candidate("b", "ResNet101", "https://arxiv.org/abs/1512.03385"))
+    assert bigger.score < 0.45 and "50 vs 101" in bigger.conflicts[0]
+    name_only = score_pair(candidate("a", "AlexNet"), candidate("b", "AlexNet"))
+    assert name_only.verdict == "possible match" and name_only.score == 0.5
+
+
+def test_matching_proposes_pairs_across_stores_only_and_keeps_each_model(engine):
+    record(engine, "store_a", "2021-01-01", {
+        "a/resnet50": {"name": "ResNet50", "paper": ["https://arxiv.org/abs/1512.03385"]},
+        "a/resnet101": {"name": "ResNet101", "paper": ["https://arxiv.org/abs/1512.03385"]},
+        "a/bert": {"name": "BERT"},
+    })
+    record(engine, "store_b", "2021-01-01", {
+        "b/resnet_50": {"name": "tensorflow/resnet_50", "paper": "https://arxiv.org/abs/1512.03385"},
+        "b/resnet50-dup": {"name": "ResNet-50"},
+        "b/gpt": {"name": "GPT-2"},
+    })
+    matches = match_models(engine, ["store_a", "store_b"])
+    pairs = {(m.a.model_id, m.b.model_id): m for m in matches}
+    assert set(pairs) == {("a/resnet50", "b/resnet_50"), ("a/resnet50", "b/resnet50-dup")}
+    assert pairs[("a/resnet50", "b/resnet_50")].verdict == "likely the same model"
+    assert pairs[("a/resnet50", "b/resnet50-dup")].verdict == "possible match"
+    # as of a date before the stores existed there is nothing to match
+    assert match_models(engine, ["store_a", "store_b"], datetime(2020, 1, 1, tzinfo=timezone.utc)) == []
+
+
+def test_comparison_counts_shared_and_unique_elements_at_a_date(engine):
+    record(engine, "store_a", "2021-01-01", {"x": {"name": "X", "license": "MIT", "paper": "p"}, "y": {"name": "Y", "license": "MIT"}})
+    record(engine, "store_b", "2021-01-01", {"z": {"name": "Z", "pricing": "$1"}})
+    record(engine, "store_b", "2021-06-01", {"z": {"name": "Z", "pricing": "$1", "license": "EULA"}})
+    early = compare_elements(engine, ["store_a", "store_b"], datetime(2021, 3, 1, tzinfo=timezone.utc))
+    assert early["shared"] == ["name"] and early["shared_share"] == round(1 / 4, 4)
+    assert early["unique"] == {"store_a": ["license", "paper"], "store_b": ["pricing"]}
+    assert early["elements"]["paper"] == {"store_a": 0.5, "store_b": 0.0}
+    late = compare_elements(engine, ["store_a", "store_b"])
+    assert late["shared"] == ["license", "name"] and late["unique"]["store_a"] == ["paper"]
+    none = compare_elements(engine, ["store_a", "store_b"], datetime(2020, 1, 1, tzinfo=timezone.utc))
+    assert none["tracked"] == [] and none["shared_share"] is None
