@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections import Counter
 from datetime import datetime, timezone
 
-from alembic import command
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
+from conftest import ROOT
 from storage import queries
 from storage.coverage import coverage_at, coverage_series
-from storage.db import alembic_config
 from storage.models import StoreCoverage
 from storage.writer import SnapshotWriter
 
@@ -71,10 +71,15 @@ def test_a_run_that_changes_nothing_writes_no_coverage_row(engine):
 
 
 def test_upgrading_a_database_with_history_computes_its_coverage(engine):
+    """Migration 0002 fills store_coverage for history recorded before it, as the writer would have."""
     for when, status, run_models in HISTORY:
         record(engine, when, run_models, status)
     kept = [(c.run_id, c.models, c.elements) for c in coverage_series(engine, "teststore")]
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
-    command.downgrade(config, "0001")
-    command.upgrade(config, "head")
+    path = ROOT / "migrations" / "versions" / "0002_store_coverage.py"
+    spec = importlib.util.spec_from_file_location("migration_0002", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    with engine.begin() as connection:
+        connection.execute(delete(StoreCoverage))
+        migration._backfill(connection)
     assert [(c.run_id, c.models, c.elements) for c in coverage_series(engine, "teststore")] == kept
