@@ -48,6 +48,9 @@ class CrawlRun(Base):
     source: Mapped[str | None] = mapped_column(Text)
     error_summary: Mapped[str | None] = mapped_column(Text)
     stats: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The crawl process that records the run: how a run left `running` by a dead process is told apart.
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
 
 
 class Model(Base):

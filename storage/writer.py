@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -139,6 +141,8 @@ class SnapshotWriter:
                     models_seen=0, added=0, changed=0, removed=0, returned=0, errors=0,
                     spider_version=self.spider_version,
                     source=self.source,
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
                 )
             ).inserted_primary_key[0]
             self._connection.execute(text(f"DROP TABLE IF EXISTS {STAGED.name}"))  # left by a crashed run
