@@ -50,6 +50,18 @@ def test_report_of_recorded_history(report_dir):
     check_content_matches_the_recorded_history(*report_dir)
     check_markdown_holds_the_same_content_with_store_strings_escaped(report_dir[0])
     check_html_renders_charts_and_tables_in_chromium_and_runs_no_injected_script(report_dir[0])
+    check_store_and_since_narrow_the_report(*report_dir)
+
+
+def check_store_and_since_narrow_the_report(out: Path, db: str) -> None:
+    narrow = out.parent / "narrow"
+    run_cli("report", "--out", str(narrow), "--store", "onnx_zoo", "--since", "2023-12-01", db=db)
+    content = json.loads((narrow / "report.json").read_text())
+    (onnx,) = content["stores"]
+    assert [run["observed_at"][:10] for run in onnx["timeline"]] == ["2023-12-08", "2023-12-26"]
+    assert onnx["baseline"]["models"] == 184 and onnx["totals"]["changed"] == 2 * 184
+    assert [(e["observed_at"][:10], e["kind"]) for e in onnx["events"]] == [("2023-12-08", "reorganisation"), ("2023-12-26", "reorganisation")]
+    assert content["coverage"]["tracked"] == ["onnx_zoo"] and content["cross_store"]["pairs"] == 0
 
 
 def check_content_matches_the_recorded_history(out: Path, db: str) -> None:
