@@ -27,13 +27,14 @@ from sqlalchemy import Engine, and_, exists, or_, select
 
 from storage.coverage import Coverage, coverage_at
 from storage.errors import StorewatchError
-from storage.models import CrawlRun, Model, ModelVersion
+from storage.models import CrawlRun, Model, ModelVersion, StoreCoverage
 from storage.timeutil import isoformat
 from storage.writer import changed_keys
 
 runs = CrawlRun.__table__
 models = Model.__table__
 versions = ModelVersion.__table__
+coverage = StoreCoverage.__table__
 
 
 @dataclass
@@ -108,18 +109,25 @@ def diff_store(engine: Engine, store: str, from_at: datetime, to_at: datetime) -
     if to_at < from_at:
         raise StorewatchError(f"--to ({isoformat(to_at)}) is earlier than --from ({isoformat(from_at)})")
     result = StoreDiff(store, from_at, to_at)
+    result.coverage_from = coverage_at(engine, store, from_at)
+    result.coverage_to = result.coverage_from
     with engine.connect() as connection:
+        # The runs observed in the interval, with the coverage row of each that changed the store. A run's
+        # versions, status and coverage row are committed together, so reading versions only of the runs that
+        # had finished here keeps the lists and the coverage consistent while a crawl is being recorded.
         interval_runs = connection.execute(
-            select(runs.c.id, runs.c.observed_at, runs.c.status)
+            select(runs.c.id, runs.c.observed_at, runs.c.status, coverage.c.models, coverage.c.elements)
+            .outerjoin(coverage, coverage.c.run_id == runs.c.id)
             .where(runs.c.store == store, runs.c.observed_at > from_at, runs.c.observed_at <= to_at)
             .order_by(runs.c.observed_at, runs.c.id)
         ).all()
         result.runs = [{"id": run.id, "observed_at": isoformat(run.observed_at), "status": run.status} for run in interval_runs]
-        run_ids = [run.id for run in interval_runs]
-        if run_ids:
-            _classify(connection, result, run_ids)
-    result.coverage_from = coverage_at(engine, store, from_at)
-    result.coverage_to = coverage_at(engine, store, to_at)
+        finished = [run for run in interval_runs if run.status in ("complete", "partial")]
+        for run in finished:
+            if run.models is not None:
+                result.coverage_to = Coverage(store, run.models, dict(run.elements), run.id, run.observed_at)
+        if finished:
+            _classify(connection, result, [run.id for run in finished])
     return result
 
 

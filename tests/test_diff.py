@@ -195,3 +195,17 @@ def test_diff_mistakes_give_one_line(args, message, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+
+
+def test_a_run_still_being_recorded_is_listed_but_not_counted(engine):
+    record(engine, day(0), {"a": {"name": "A"}})
+    writer = SnapshotWriter(engine, "teststore", day(1), "teststore/1")
+    writer.start()
+    writer.add("b", {"name": "B"}, {})
+    during = diff_store(engine, "teststore", day(0), day(2))
+    assert [run["status"] for run in during.runs] == ["running"]
+    assert (during.added, during.removed, during.coverage_to.models) == ([], [], 1)
+    writer.finish("complete")
+    after = diff_store(engine, "teststore", day(0), day(2))
+    assert (after.added, after.removed, after.coverage_to.models) == (["b"], ["a"], 1)
+    assert after.coverage_to.run_id == during.runs[0]["id"]
