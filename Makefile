@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/storewatch demo
 
+## run: the scheduler service on ./storewatch.toml and ./data/storewatch.db (the live stores); Ctrl-C stops it
+.PHONY: run
+run: install
+	$(BIN)/storewatch schedule
+
 ## test: the whole suite, on SQLite and (when its server runs) PostgreSQL
 test: install
 	$(BIN)/python -m pytest

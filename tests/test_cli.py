@@ -6,7 +6,7 @@ import pytest
 
 from conftest import run_cli, snapshot_dir
 
-COMMANDS = [["crawl"], ["backfill"], ["runs"], ["models"], ["history"], ["stores"], ["diff"], ["compare"], ["report"], ["db", "upgrade"], ["replay", "serve"]]
+COMMANDS = [["crawl"], ["backfill"], ["runs"], ["models"], ["history"], ["stores"], ["diff"], ["compare"], ["report"], ["schedule"], ["status"], ["db", "upgrade"], ["replay", "serve"]]
 
 
 @pytest.mark.parametrize(

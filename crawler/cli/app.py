@@ -8,6 +8,7 @@ import typer
 
 from crawler.cli import admin, backfill, crawl, demo, query
 from crawler.cli import diff, report
+from crawler.cli import service
 from crawler.cli.common import stderr
 from storage.errors import StorewatchError
 
@@ -29,6 +30,8 @@ app.command()(diff.diff)
 app.command()(diff.compare)
 app.command()(report.report)
 app.command()(demo.demo)
+app.command()(service.schedule)
+app.command()(service.status)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.replay_app, name="replay")
 

@@ -1,4 +1,4 @@
-"""`storewatch demo`: replay every shipped snapshot not yet recorded, store by store, oldest first."""
+"""`storewatch demo`: the scheduler replays every shipped snapshot not yet recorded, each on its date (simulated clock)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import typer
 from crawler.cli.common import DbOption, stdout
 from crawler.cli.crawl import print_summary
 from crawler.replay import SNAPSHOT_FILE, Snapshot
-from crawler.runner import known_stores, run_crawls
+from crawler.runner import known_stores
 from storage.db import open_database
 from storage.errors import StorewatchError
+from storage.timeutil import isoformat
 from storage.writer import latest_observed_at
 
 SHIPPED_SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots"
@@ -31,15 +32,24 @@ def pending_snapshots(root: Path, database_url: str | None) -> list[tuple[str, S
     return jobs
 
 
+def print_run(run: dict, note: str) -> None:
+    """The demo's line per run, as `storewatch crawl` prints it."""
+    print_summary({**run, "observed_at": isoformat(run["observed_at"])})
+    if note:
+        stdout.print(f"    {note.removeprefix('; ')}", highlight=False, markup=False)
+
+
 def demo(
     snapshots: Annotated[
         Path, typer.Option("--snapshots", help="Folder of <store>/<date>/ snapshot directories")
     ] = SHIPPED_SNAPSHOTS,
     db: DbOption = None,
 ) -> None:
-    """Replay the recorded snapshots shipped with storewatch into the database, oldest first per store.
+    """Replay the recorded snapshots shipped with storewatch into the database through the scheduler.
 
-    Snapshots already recorded are skipped, so running it again does nothing new.
+    The scheduler service runs on a simulated clock: each snapshot is crawled, in its own process, on the
+    date it was observed, stores interleaved in time order. Snapshots already recorded are skipped, so
+    running it again does nothing new.
 
     Example:
 
@@ -52,8 +62,15 @@ def demo(
     if not jobs:
         stdout.print("every shipped snapshot is already recorded; see `storewatch runs`", highlight=False)
         return
-    stdout.print(f"replaying {len(jobs)} snapshots of {len({store for store, _ in jobs})} stores", highlight=False)
-    run_crawls(jobs, database_url=db, on_result=print_summary, progress=stdout.is_terminal)
+    from scheduler import run_demo
+
+    first, last = min(s.observed_at for _, s in jobs), max(s.observed_at for _, s in jobs)
+    stdout.print(
+        f"replaying {len(jobs)} snapshots of {len({store for store, _ in jobs})} stores through the scheduler,"
+        f" its clock running from {first:%Y-%m-%d} to {last:%Y-%m-%d}",
+        highlight=False,
+    )
+    run_demo(jobs, snapshots, db, on_run=print_run)
 
     from crawler.cli.report import write_demo_report
 

@@ -1,0 +1,268 @@
+"""`storewatch.toml`: which stores the scheduler crawls, when, and how it treats failures, time limits and shutdown.
+
+Every setting is declared once below (name, kind, default, help); the declarations drive parsing, the
+error messages and the documentation test. Sections: `[scheduler]` (the service), `[defaults]` (store
+settings every store inherits) and one `[stores.<store>]` table per store to crawl.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+
+from storage.errors import StorewatchError
+
+SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "storewatch.toml"
+CONFIG_ENV = "STOREWATCH_CONFIG"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of storewatch.toml."""
+
+    key: str
+    kind: str  # duration | int | bool | cron | timezone | path | rules
+    default: Any
+    help: str
+
+
+SCHEDULER_SETTINGS = (
+    Setting("timezone", "timezone", "UTC", "time zone of `cron` schedules"),
+    Setting("max_parallel", "int", 2, "how many crawls (of different stores) may run at once"),
+    Setting("grace_period", "duration", 300, "on SIGTERM/SIGINT, how long running crawls may go on before they are stopped"),
+    Setting("stop_timeout", "duration", 30, "after a crawl is asked to stop (SIGINT), how long before it is killed"),
+    Setting("fail_after", "int", 3, "`storewatch status` exits 1 when a store's last N runs all failed"),
+)
+STORE_SETTINGS = (
+    Setting("every", "duration", 86400, "crawl at this interval (`6h`, `1d`, `1w`; a number is seconds)"),
+    Setting("cron", "cron", None, "or on this crontab schedule (`minute hour day month weekday`); replaces `every`"),
+    Setting("jitter", "duration", 0, "start each scheduled run up to this much later, at random"),
+    Setting("time_limit", "duration", 7200, "stop a crawl that runs longer; it is recorded `partial`"),
+    Setting("retries", "int", 3, "retries after a failed run, before waiting for the next scheduled one"),
+    Setting("retry_backoff", "duration", 60, "delay before the first retry; each further retry waits twice as long"),
+    Setting("enabled", "bool", True, "`false` keeps the entry but does not schedule the store"),
+    Setting("replay", "path", None, "crawl recorded snapshots (a folder of `<date>/` snapshot directories, or one) instead of the live store"),
+    Setting("replay_faults", "rules", (), "with `replay`: `PATTERN=STATUS` rules the replay server answers with that error (for testing)"),
+)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@dataclass(frozen=True)
+class StoreSchedule:
+    """When and how the scheduler crawls one store."""
+
+    store: str
+    every: float | None = 86400
+    cron: str | None = None
+    jitter: float = 0
+    time_limit: float = 7200
+    retries: int = 3
+    retry_backoff: float = 60
+    replay: Path | None = None
+    replay_faults: tuple[str, ...] = ()
+    dates: tuple[datetime, ...] = ()  # set by the demo: run exactly at these instants (its snapshots' dates)
+
+    def describe(self) -> str:
+        """The schedule in words; stored as the job's name, so a changed schedule is noticed at start-up."""
+        if self.dates:
+            when = f"on {len(self.dates)} snapshot dates"
+        elif self.cron:
+            when = f"cron '{self.cron}'"
+        else:
+            when = f"every {format_duration(self.every)}"
+        return when + (f", jitter {format_duration(self.jitter)}" if self.jitter else "")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The whole configuration: service settings and one StoreSchedule per enabled store."""
+
+    path: Path | None
+    stores: dict[str, StoreSchedule]
+    timezone: str = "UTC"
+    max_parallel: int = 2
+    grace_period: float = 300
+    stop_timeout: float = 30
+    fail_after: int = 3
+    disabled: tuple[str, ...] = field(default=())
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def config_path(explicit: str | os.PathLike | None = None) -> Path:
+    """`--config`, else $STOREWATCH_CONFIG, else ./storewatch.toml, else the one shipped with storewatch."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    local = Path("storewatch.toml")
+    return local if local.is_file() else SHIPPED_CONFIG
+
+
+def load_config(explicit: str | os.PathLike | None = None, *, known_stores: list[str]) -> ServiceConfig:
+    """Read and check a config file; any mistake is one StorewatchError line naming the file and the setting."""
+    path = config_path(explicit).resolve()
+    try:
+        document = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise StorewatchError(f"config file not found: {path}") from None
+    except OSError as error:
+        raise StorewatchError(f"cannot read config file {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise StorewatchError(f"{path}: not valid TOML: {error}") from None
+    return parse_config(document, path=path, known_stores=known_stores)
+
+
+def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: list[str]) -> ServiceConfig:
+    where = str(path) if path else "config"
+    _only_keys(document, {"scheduler", "defaults", "stores"}, where, "")
+    service = _section(document, "scheduler", SCHEDULER_SETTINGS, where)
+    defaults = _section(document, "defaults", STORE_SETTINGS, where)
+    _one_schedule(defaults, f"{where}: [defaults]")
+    stores_table = document.get("stores", {})
+    if not isinstance(stores_table, dict):
+        raise StorewatchError(f"{where}: [stores] must be a table of [stores.<store>] tables")
+    if not stores_table:
+        raise StorewatchError(f"{where}: no stores configured (add a [stores.<store>] table; stores: {', '.join(known_stores)})")
+    base = path.parent if path else Path.cwd()
+    stores, disabled = {}, []
+    for store, table in stores_table.items():
+        if store not in known_stores:
+            raise StorewatchError(f"{where}: [stores.{store}]: no spider for store {store!r}; known stores: {', '.join(known_stores)}")
+        if not isinstance(table, dict):
+            raise StorewatchError(f"{where}: stores.{store} must be a table ([stores.{store}])")
+        own = _section({store: table}, store, STORE_SETTINGS, where, prefix="stores.")
+        _one_schedule(own, f"{where}: [stores.{store}]")
+        values = {**defaults, **own}
+        if "every" in own:
+            values.pop("cron", None)
+        elif "cron" in values:
+            values["every"] = None
+        if not values.pop("enabled", True):
+            disabled.append(store)
+            continue
+        replay = values.get("replay")
+        if replay is not None:
+            values["replay"] = _replay_folder(base / replay, store, where)
+        values["replay_faults"] = tuple(values.get("replay_faults", ()))
+        stores[store] = StoreSchedule(store=store, **values)
+    if not stores:
+        raise StorewatchError(f"{where}: every configured store is disabled; nothing to schedule")
+    return ServiceConfig(path=path, stores=stores, disabled=tuple(disabled), **service)
+
+
+def _section(document: dict[str, Any], name: str, settings: tuple[Setting, ...], where: str, prefix: str = "") -> dict[str, Any]:
+    table = document.get(name, {})
+    label = f"{prefix}{name}"
+    if not isinstance(table, dict):
+        raise StorewatchError(f"{where}: {label} must be a table ([{label}])")
+    declared = {setting.key: setting for setting in settings}
+    _only_keys(table, declared.keys(), where, label)
+    return {key: _value(declared[key], value, f"{where}: {label}.{key}") for key, value in table.items()}
+
+
+def _only_keys(table: dict[str, Any], allowed, where: str, label: str) -> None:
+    for key in table:
+        if key not in allowed:
+            place = f"[{label}]" if label else "top level"
+            raise StorewatchError(f"{where}: {place}: unknown setting {key!r} (known: {', '.join(sorted(allowed))})")
+
+
+def _one_schedule(values: dict[str, Any], place: str) -> None:
+    if "every" in values and "cron" in values:
+        raise StorewatchError(f"{place}: set either `every` or `cron`, not both")
+
+
+def _value(setting: Setting, value: Any, label: str) -> Any:
+    kind = setting.kind
+    if kind == "duration":
+        return parse_duration(value, label)
+    if kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise StorewatchError(f"{label}: expected a whole number ≥ 0, got {value!r}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise StorewatchError(f"{label}: expected true or false, got {value!r}")
+        return value
+    if kind == "cron":
+        if not isinstance(value, str):
+            raise StorewatchError(f"{label}: expected a crontab string such as '0 3 * * *', got {value!r}")
+        try:
+            cron_trigger(value, ZoneInfo("UTC"))
+        except ValueError as error:
+            raise StorewatchError(f"{label}: not a cron schedule: {value!r} ({error})") from None
+        return value
+    if kind == "timezone":
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise StorewatchError(f"{label}: unknown time zone {value!r}") from None
+        return str(value)
+    if kind == "path":
+        if not isinstance(value, str) or not value:
+            raise StorewatchError(f"{label}: expected a folder path, got {value!r}")
+        return value
+    if kind == "rules":
+        if not isinstance(value, list) or not all(isinstance(rule, str) and re.fullmatch(r".+=\d{3}", rule) for rule in value):
+            raise StorewatchError(f"{label}: expected a list of 'PATTERN=STATUS' strings, got {value!r}")
+        return value
+    raise AssertionError(kind)
+
+
+def cron_trigger(expression: str, zone: ZoneInfo, jitter: float = 0) -> CronTrigger:
+    """A crontab line (`minute hour day month weekday`) as a trigger; weekday numbers as in crontab (0 or 7: Sunday).
+
+    APScheduler 3 counts weekdays from Monday, so numbers are turned into names first.
+    """
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    weekday = re.sub(r"(?<![/\d])([0-7])(?!\d)", lambda match: _WEEKDAYS[int(match[1]) % 7], weekday)
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=weekday, timezone=zone, jitter=int(jitter) or None
+    )
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def parse_duration(value: Any, label: str = "duration") -> float:
+    """`90s`, `15m`, `6h`, `1d`, `2w`, or a number of seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if not match:
+        raise StorewatchError(f"{label}: not a duration: {value!r} (use e.g. 30s, 15m, 6h, 1d, 1w)")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit in ("w", "d", "h", "m"):
+        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
+            return f"{int(seconds // _UNITS[unit])}{unit}"
+    return f"{seconds:g}s"
+
+
+def _replay_folder(folder: Path, store: str, where: str) -> Path:
+    folder = folder.resolve()
+    if not folder.is_dir():
+        raise StorewatchError(f"{where}: stores.{store}.replay: snapshot folder not found: {folder}")
+    if not (folder / "SNAPSHOT.json").is_file() and not any(folder.glob("*/SNAPSHOT.json")):
+        raise StorewatchError(f"{where}: stores.{store}.replay: no snapshot (no */SNAPSHOT.json) in {folder}")
+    return folder

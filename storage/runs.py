@@ -1,0 +1,205 @@
+"""Run bookkeeping outside a crawl: recovering abandoned runs, closing runs whose process was stopped, health.
+
+The snapshot writer records a run from inside its crawl. When the crawl process dies first (killed, out of
+memory, its scheduler gone), the run stays `running`; the scheduler settles it here. Versions are applied
+in the same transaction as a run's final status, so a run still `running` has written no version rows:
+closing it as `failed` or `partial` never needs to undo anything.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, update
+
+from storage.models import CrawlRun, Model, ModelVersion
+from storage.timeutil import isoformat, utcnow
+
+runs = CrawlRun.__table__
+models = Model.__table__
+versions = ModelVersion.__table__
+
+RUN_COLUMNS = (
+    "id", "store", "observed_at", "started_at", "finished_at", "status", "models_seen", "added", "changed",
+    "removed", "returned", "errors", "error_summary", "source", "pid", "host",
+)
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def process_alive(pid: int | None, started_before: datetime | None = None) -> bool:
+    """Whether process `pid` on this host still runs (and, on Linux, started no later than `started_before`).
+
+    The start-time check keeps a recycled pid from passing for the crawl that once had it.
+    """
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    started = _process_start(pid)
+    if started is not None and started_before is not None and started > started_before + timedelta(seconds=2):
+        return False
+    return not _is_zombie(pid)
+
+
+def _process_start(pid: int) -> datetime | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        with open("/proc/stat") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
+    ticks = int(fields[19])  # field 22 of /proc/PID/stat, counted after the command name
+    return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK")).astimezone()
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def run_is_live(run: dict[str, Any], *, stale_after: timedelta) -> bool:
+    """A `running` run's process still works on it: alive on this host, or (elsewhere) not older than `stale_after`."""
+    if run["pid"] is None:
+        return False
+    if run["host"] == this_host():
+        return process_alive(run["pid"], run["started_at"])
+    return run["started_at"] > utcnow() - stale_after
+
+
+def running_runs(engine: Engine, store: str | None = None) -> list[dict[str, Any]]:
+    query = select(*(runs.c[name] for name in RUN_COLUMNS)).where(runs.c.status == "running").order_by(runs.c.id)
+    if store is not None:
+        query = query.where(runs.c.store == store)
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def live_run(engine: Engine, store: str, *, stale_after: timedelta) -> dict[str, Any] | None:
+    """The store's run that some live process is recording right now, if any (another crawl of the store)."""
+    return next((run for run in running_runs(engine, store) if run_is_live(run, stale_after=stale_after)), None)
+
+
+def recover_abandoned_runs(engine: Engine, *, stale_after: timedelta) -> list[dict[str, Any]]:
+    """Mark every `running` run whose process is gone `failed`, with the reason; returns the runs it closed."""
+    closed = []
+    for run in running_runs(engine):
+        if run_is_live(run, stale_after=stale_after):
+            continue
+        if run["pid"] is None:
+            reason = "abandoned: its crawl process is unknown and no longer records it"
+        elif run["host"] == this_host():
+            reason = f"abandoned: its crawl process (pid {run['pid']}) died before finishing"
+        else:
+            reason = f"abandoned: its crawl process (pid {run['pid']} on {run['host']}) did not finish within {stale_after}"
+        if close_unfinished_run(engine, run["id"], "failed", reason + "; nothing was recorded"):
+            closed.append({**run, "status": "failed", "error_summary": reason})
+    return closed
+
+
+def close_unfinished_run(engine: Engine, run_id: int, status: str, reason: str) -> bool:
+    """Give a run still `running` its final status and reason; False if it had finished meanwhile."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(runs)
+            .where(runs.c.id == run_id, runs.c.status == "running")
+            .values(status=status, finished_at=utcnow(), error_summary=reason)
+        )
+    return result.rowcount == 1
+
+
+def record_unrecorded_attempt(
+    engine: Engine,
+    store: str,
+    status: str,
+    *,
+    observed_at: datetime,
+    started_at: datetime,
+    spider_version: str,
+    source: str,
+    reason: str,
+) -> int:
+    """A run for a crawl whose process ended before it recorded one (so every failure and stop shows)."""
+    with engine.begin() as connection:
+        return connection.execute(
+            insert(runs).values(
+                store=store, observed_at=observed_at, started_at=started_at, finished_at=utcnow(), status=status,
+                models_seen=0, added=0, changed=0, removed=0, returned=0, errors=1,
+                spider_version=spider_version, source=source, error_summary=reason,
+            )
+        ).inserted_primary_key[0]
+
+
+def prefix_error_summary(engine: Engine, run_id: int, note: str) -> None:
+    """Put `note` (why the scheduler stopped the crawl) in front of the run's own error summary."""
+    with engine.begin() as connection:
+        summary = connection.execute(select(runs.c.error_summary).where(runs.c.id == run_id)).scalar()
+        connection.execute(
+            update(runs).where(runs.c.id == run_id).values(error_summary=f"{note}; {summary}" if summary else note)
+        )
+
+
+def run_of_process(engine: Engine, store: str, pid: int, host: str, since: datetime) -> dict[str, Any] | None:
+    """The run recorded by crawl process `pid` on `host` (started at or after `since`), if it recorded one."""
+    query = (
+        select(*(runs.c[name] for name in RUN_COLUMNS))
+        .where(runs.c.store == store, runs.c.pid == pid, runs.c.host == host, runs.c.started_at >= since - timedelta(seconds=1))
+        .order_by(runs.c.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        row = connection.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def get_run(engine: Engine, run_id: int) -> dict[str, Any]:
+    with engine.connect() as connection:
+        return dict(connection.execute(select(*(runs.c[name] for name in RUN_COLUMNS)).where(runs.c.id == run_id)).mappings().one())
+
+
+def last_observed(engine: Engine, store: str) -> datetime | None:
+    """When the store was last looked at, whatever came of it (a replayed snapshot counts as of its date)."""
+    with engine.connect() as connection:
+        return connection.execute(select(func.max(runs.c.observed_at)).where(runs.c.store == store)).scalar()
+
+
+def store_health(engine: Engine, store: str) -> dict[str, Any]:
+    """A store's last run, how many runs in a row have failed, and how many models it holds now."""
+    with engine.connect() as connection:
+        recent = connection.execute(
+            select(*(runs.c[name] for name in RUN_COLUMNS))
+            .where(runs.c.store == store, runs.c.status != "running")
+            .order_by(runs.c.started_at.desc(), runs.c.id.desc())
+            .limit(100)
+        ).mappings().all()
+        tracked = connection.execute(
+            select(func.count())
+            .select_from(versions.join(models, models.c.id == versions.c.model_pk))
+            .where(models.c.store == store, versions.c.valid_to.is_(None))
+        ).scalar_one()
+        running = connection.execute(
+            select(func.count()).where(runs.c.store == store, runs.c.status == "running")
+        ).scalar_one()
+    failures = 0
+    for run in recent:
+        if run["status"] != "failed":
+            break
+        failures += 1
+    last = dict(recent[0]) if recent else None
+    if last is not None:
+        for key in ("observed_at", "started_at", "finished_at"):
+            last[key] = isoformat(last[key])
+    return {"last_run": last, "consecutive_failures": failures, "models_tracked": tracked, "running": running > 0}
