@@ -61,6 +61,9 @@ def demo(
     jobs = pending_snapshots(snapshots, db)
     if not jobs:
         stdout.print("every shipped snapshot is already recorded; see `storewatch runs`", highlight=False)
+        from crawler.cli.report import write_demo_report
+
+        write_demo_report(db)
         return
     from scheduler import run_demo
 
