@@ -299,8 +299,9 @@ class Service:
             ", ".join(self.config.stores),
         )
         for store, schedule in self.config.stores.items():
-            job = self.scheduler.get_job(job_id(store))
-            log.info("%s: %s; next run %s", store, schedule.describe(), isoformat(job.next_run_time))
+            job, retry = self.scheduler.get_job(job_id(store)), self.scheduler.get_job(job_id(store, "retry"))
+            pending = f"; {retry.name} due {isoformat(retry.next_run_time)}" if retry is not None else ""
+            log.info("%s: %s; next run %s%s", store, schedule.describe(), isoformat(job.next_run_time), pending)
 
     def _on_signal(self, signum, _frame) -> None:
         name = signal.Signals(signum).name

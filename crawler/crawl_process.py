@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from storage.db import DATABASE_URL_ENV
 from storage.timeutil import utcnow
 
 PARENT_ENV = "STOREWATCH_SCHEDULER_PID"
@@ -77,7 +78,7 @@ class CrawlProcess:
         return self._process.pid
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "crawler.crawl_process", "crawl", self.store, "--db", self.database_url]
+        command = [sys.executable, "-m", "crawler.crawl_process", "crawl", self.store]
         if self.snapshot is not None:
             command += ["--replay", str(self.snapshot)]
             for rule in self.faults:
@@ -94,7 +95,7 @@ class CrawlProcess:
             text=True,
             errors="replace",
             start_new_session=True,
-            env={**os.environ, PARENT_ENV: str(os.getpid())},
+            env={**os.environ, PARENT_ENV: str(os.getpid()), DATABASE_URL_ENV: self.database_url},  # not argv: ps shows argv
         )
 
     def wait(self, time_limit: float) -> CrawlOutcome:
@@ -160,13 +161,15 @@ def _last_line(text: str | None) -> str:
 
 def _die_with_parent() -> None:
     """Make the kernel tell this process when the scheduler dies (Linux), and kill the process group then."""
+    parent = int(os.environ.get(PARENT_ENV) or 0)
+    if not parent:  # not started by a scheduler (nor in a session of its own)
+        return
     signal.signal(signal.SIGHUP, lambda *_: os.killpg(0, signal.SIGKILL))
     if sys.platform.startswith("linux"):
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGHUP)
-    parent = int(os.environ.get(PARENT_ENV) or 0)
-    if parent and os.getppid() != parent:  # the scheduler died before the call above
+    if os.getppid() != parent:  # the scheduler died before the call above
         os.killpg(0, signal.SIGKILL)
 
 

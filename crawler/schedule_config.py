@@ -49,7 +49,7 @@ STORE_SETTINGS = (
     Setting("retries", "int", 3, "retries after a failed run, before waiting for the next scheduled one"),
     Setting("retry_backoff", "duration", 60, "delay before the first retry; each further retry waits twice as long"),
     Setting("enabled", "bool", True, "`false` keeps the entry but does not schedule the store"),
-    Setting("replay", "path", None, "crawl recorded snapshots (a folder of `<date>/` snapshot directories, or one) instead of the live store"),
+    Setting("replay", "path", None, "crawl recorded snapshots (a folder of `<date>/` snapshot directories, or one; relative to the config file) instead of the live store"),
     Setting("replay_faults", "rules", (), "with `replay`: `PATTERN=STATUS` rules the replay server answers with that error (for testing)"),
 )
 

@@ -3,6 +3,7 @@ crawl process is stopped."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sys
@@ -117,3 +118,11 @@ def test_a_crawl_that_has_not_begun_its_run_is_killed_at_once():
     outcome = crawl.wait(time_limit=0.5)
     assert outcome.killed and outcome.returncode == -signal.SIGKILL and outcome.seconds < 5
 
+
+
+def test_status_reports_each_configured_store_before_any_run(tmp_path):
+    result = run_cli("status", "--config", str(SHIPPED_CONFIG), "--format", "json", db=str(tmp_path / "x.db"))
+    report = json.loads(result.stdout)
+    assert [store["store"] for store in report["stores"]] == list(load_config(SHIPPED_CONFIG, known_stores=known_stores()).stores)
+    assert all(store["last_run"] is None and store["healthy"] for store in report["stores"])
+    assert report["scheduler"] == {"running": False, "holder": None} and report["healthy"]
