@@ -183,6 +183,7 @@ class Service:
         self._stopping = threading.Event()
         self._hurry = threading.Event()
         self._stopped_by: str | None = None
+        self._abandoned: list[dict[str, Any]] = []
         longest = max(schedule.time_limit for schedule in config.stores.values())
         # A `running` run recorded on another host is taken for abandoned once no crawl could still be going.
         self.stale_after = timedelta(seconds=longest + 2 * config.stop_timeout + 600)
@@ -196,6 +197,7 @@ class Service:
             self.scheduler = self._configure(BackgroundScheduler(), executor)
             self.scheduler.start(paused=True)  # job stores open, nothing runs yet
             self._reconcile()
+            self._retry_abandoned()
             self._log_schedule()
             self.scheduler.resume()
             while not self._stopping.wait(0.5):
@@ -211,6 +213,7 @@ class Service:
             self.scheduler = self._configure(SimulatedClockScheduler(clock), DebugExecutor())
             self.scheduler.start(paused=True)
             self._reconcile()
+            self._retry_abandoned()
             self.scheduler.resume()
             self.scheduler.run_until_done(self._stopping)
             self.scheduler.shutdown(wait=False)
@@ -251,8 +254,16 @@ class Service:
         return scheduler
 
     def _recover(self) -> None:
-        for run in recover_abandoned_runs(self.engine, stale_after=self.stale_after):
+        self._abandoned = recover_abandoned_runs(self.engine, stale_after=self.stale_after)
+        for run in self._abandoned:
             log.warning("%s run %s: %s -- marked failed", run["store"], run["id"], run["error_summary"])
+
+    def _retry_abandoned(self) -> None:
+        """An abandoned run is a failed one: retry it like any other (unless the next scheduled run comes first)."""
+        for store in dict.fromkeys(run["store"] for run in self._abandoned):
+            if store in self.config.stores:
+                note = self._schedule_retry(store, self.config.stores[store], 0)
+                log.info("%s: after the abandoned run%s", store, note or "; no retries configured")
 
     def _reconcile(self) -> None:
         """Make the stored jobs match the configuration, keeping the due time of every unchanged schedule.

@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from alembic import command
 from sqlalchemy import case, func, select
 
@@ -48,8 +49,12 @@ class Scheduler:
             stderr=self._log,
             cwd=ROOT,
         )
-        wait_until(lambda: "scheduler started" in self.log() or self.process.poll() is not None, 30, "the scheduler to start")
-        assert self.process.poll() is None, self.log()
+        try:
+            wait_until(lambda: "scheduler started" in self.log() or self.process.poll() is not None, 30, "the scheduler to start")
+            assert self.process.poll() is None, self.log()
+        except BaseException:
+            self.kill()
+            raise
 
     def log(self) -> str:
         return self.log_path.read_text()
@@ -62,9 +67,24 @@ class Scheduler:
             self._log.close()
 
     def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(10)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
         self._log.close()
+
+
+@pytest.fixture
+def start(tmp_path):
+    """Start `storewatch schedule` processes; any still running when the test ends (say it failed) is killed."""
+    started: list[Scheduler] = []
+
+    def start_scheduler(config: Path, db: str, name: str) -> Scheduler:
+        started.append(Scheduler(config, db, tmp_path / f"{name}.log"))
+        return started[-1]
+
+    yield start_scheduler
+    for scheduler in started:
+        scheduler.kill()
 
 
 def wait_until(condition, timeout: float, what: str):
@@ -117,9 +137,9 @@ def alive(pid: int) -> bool:
         return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_sigkill_during_a_crawl_then_restart_recovers_and_crawls_on(db_url, engine, tmp_path):
+def test_sigkill_during_a_crawl_then_restart_recovers_and_crawls_on(start, db_url, engine, tmp_path):
     config = write_config(tmp_path / "storewatch.toml", {"tfhub": {"every": "1s", "replay": str(TFHUB)}})
-    first = Scheduler(config, db_url, tmp_path / "first.log")
+    first = start(config, db_url, "first")
     wait_until(lambda: statuses(engine)[:1] == ["complete"] and pid_of_running_run(engine), 90, "a second crawl to be under way")
     crawl_pid = pid_of_running_run(engine)
     first.kill()  # SIGKILL: no chance to clean up
@@ -127,7 +147,7 @@ def test_sigkill_during_a_crawl_then_restart_recovers_and_crawls_on(db_url, engi
     wait_until(lambda: not alive(crawl_pid), 10, "the orphaned crawl to die with its scheduler")
     assert statuses(engine) == ["complete", "running"]  # left dangling: start-up recovery's job
 
-    second = Scheduler(config, db_url, tmp_path / "second.log")
+    second = start(config, db_url, "second")
     wait_until(lambda: statuses(engine)[2:3] == ["complete"], 90, "the next run after the restart")
     assert second.stop() == 0, second.log()
 
@@ -136,13 +156,13 @@ def test_sigkill_during_a_crawl_then_restart_recovers_and_crawls_on(db_url, engi
     abandoned = history[1]
     assert abandoned["status"] == "failed"
     assert f"abandoned: its crawl process (pid {crawl_pid}) died before finishing" in abandoned["error_summary"]
-    assert "marked failed" in second.log()
+    assert "marked failed" in second.log() and "tfhub: after the abandoned run" in second.log()
     for run in history[2:]:
         assert run["status"] == "complete" and (run["added"], run["changed"], run["removed"]) == (0, 0, 0)
     assert version_counts(engine) == (TFHUB_MODELS, TFHUB_MODELS, TFHUB_MODELS)  # one version per model, all open
 
 
-def test_listing_http_500_fails_removes_nothing_retries_and_history_continues(tmp_path):
+def test_listing_http_500_fails_removes_nothing_retries_and_history_continues(start, tmp_path):
     db = f"sqlite:///{tmp_path / 'sw.db'}"
     engine = open_database(db)
     folder = tmp_path / "pytorch_hub"
@@ -153,7 +173,7 @@ def test_listing_http_500_fails_removes_nothing_retries_and_history_continues(tm
     config = tmp_path / "storewatch.toml"
 
     write_config(config, {"pytorch_hub": store})
-    scheduler = Scheduler(config, db, tmp_path / "1.log")  # a store never crawled is crawled at once
+    scheduler = start(config, db, "1")  # a store never crawled is crawled at once
     wait_until(lambda: statuses(engine) == ["complete"], 60, "the first run")
     assert scheduler.stop() == 0
     first_models = {m["model_id"] for m in models_as_of(engine, "pytorch_hub")}
@@ -161,7 +181,7 @@ def test_listing_http_500_fails_removes_nothing_retries_and_history_continues(tm
 
     # The store's API answers 500: the scheduled run fails, its retry too; then it waits for the next schedule.
     write_config(config, {"pytorch_hub": {**store, "every": "4s", "replay_faults": ["/api.github.com/*=500"]}})
-    scheduler = Scheduler(config, db, tmp_path / "2.log")
+    scheduler = start(config, db, "2")
     wait_until(lambda: statuses(engine)[1:3] == ["failed", "failed"], 60, "a failed run and its failed retry")
     assert scheduler.stop() == 0
     assert "retry 1/1 in 1s" in scheduler.log()
@@ -177,7 +197,7 @@ def test_listing_http_500_fails_removes_nothing_retries_and_history_continues(tm
 
     # The store recovers: the next good run continues the history with the snapshot the failures missed.
     write_config(config, {"pytorch_hub": {**store, "every": "1s"}})
-    scheduler = Scheduler(config, db, tmp_path / "3.log")
+    scheduler = start(config, db, "3")
     wait_until(lambda: "complete" in statuses(engine)[3:], 60, "a good run")
     assert scheduler.stop() == 0
     recovered = next(run for run in runs(engine)[3:] if run["status"] == "complete")
@@ -186,9 +206,9 @@ def test_listing_http_500_fails_removes_nothing_retries_and_history_continues(tm
     assert run_cli("status", "--config", str(config), "--fail-after", "2", db=db).returncode == 0
 
 
-def test_a_second_scheduler_on_the_same_database_refuses_and_the_lock_dies_with_its_holder(db_url, engine, tmp_path):
+def test_a_second_scheduler_on_the_same_database_refuses_and_the_lock_dies_with_its_holder(start, db_url, engine, tmp_path):
     config = write_config(tmp_path / "storewatch.toml", {"pytorch_hub": {"every": "1s", "replay": str(snapshot_dir("pytorch_hub", "2019-06-30"))}})
-    first = Scheduler(config, db_url, tmp_path / "first.log")
+    first = start(config, db_url, "first")
     second = run_cli("schedule", "--config", str(config), db=db_url, check=False)
     assert second.returncode == 2
     lines = second.stderr.strip().splitlines()
@@ -203,23 +223,23 @@ def test_a_second_scheduler_on_the_same_database_refuses_and_the_lock_dies_with_
     for earlier, later in zip(history, history[1:]):  # one crawl at a time
         assert earlier["finished_at"] is not None and instant(earlier["finished_at"]) <= instant(later["started_at"])
 
-    after_kill = Scheduler(config, db_url, tmp_path / "third.log")  # the killed holder's lock is gone
+    after_kill = start(config, db_url, "third")  # the killed holder's lock is gone
     assert after_kill.stop() == 0
 
 
-def test_sigterm_lets_a_running_crawl_finish_within_the_grace_period_else_stops_it(tmp_path):
+def test_sigterm_lets_a_running_crawl_finish_within_the_grace_period_else_stops_it(start, tmp_path):
     db = f"sqlite:///{tmp_path / 'sw.db'}"
     engine = open_database(db)
     store = {"tfhub": {"every": "1h", "replay": str(TFHUB)}}
 
     config = write_config(tmp_path / "patient.toml", store, {"grace_period": "2m"})
-    scheduler = Scheduler(config, db, tmp_path / "patient.log")
+    scheduler = start(config, db, "patient")
     wait_until(lambda: pid_of_running_run(engine), 60, "a crawl to be under way")
     assert scheduler.stop(signal.SIGTERM) == 0
     assert statuses(engine) == ["complete"]
 
     config = write_config(tmp_path / "hasty.toml", {"tfhub": {"every": "1s", "replay": str(TFHUB)}}, {"grace_period": "0s"})
-    scheduler = Scheduler(config, db, tmp_path / "hasty.log")
+    scheduler = start(config, db, "hasty")
     wait_until(lambda: pid_of_running_run(engine), 60, "a crawl to be under way")
     assert scheduler.stop(signal.SIGINT) == 0
     stopped = runs(engine)[-1]
@@ -228,11 +248,11 @@ def test_sigterm_lets_a_running_crawl_finish_within_the_grace_period_else_stops_
     assert version_counts(engine)[2] == TFHUB_MODELS  # the partial run closed nothing
 
 
-def test_a_crawl_past_its_time_limit_is_stopped_and_recorded_partial(tmp_path):
+def test_a_crawl_past_its_time_limit_is_stopped_and_recorded_partial(start, tmp_path):
     db = f"sqlite:///{tmp_path / 'sw.db'}"
     engine = open_database(db)
     config = write_config(tmp_path / "storewatch.toml", {"tfhub": {"every": "1h", "time_limit": "1s", "replay": str(TFHUB)}})
-    scheduler = Scheduler(config, db, tmp_path / "s.log")
+    scheduler = start(config, db, "s")
     wait_until(lambda: [r for r in runs(engine) if r["status"] != "running"], 60, "the run to end")
     assert scheduler.stop() == 0  # after the scheduler has settled the run
     [run] = runs(engine)
@@ -240,13 +260,13 @@ def test_a_crawl_past_its_time_limit_is_stopped_and_recorded_partial(tmp_path):
     assert "stopped: time limit of 1s exceeded" in run["error_summary"]
 
 
-def test_runs_missed_while_the_scheduler_was_down_coalesce_into_one(tmp_path):
+def test_runs_missed_while_the_scheduler_was_down_coalesce_into_one(start, tmp_path):
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
     db = f"sqlite:///{tmp_path / 'sw.db'}"
     engine = open_database(db)
     config = write_config(tmp_path / "storewatch.toml", {"onnx_zoo": {"every": "1h", "replay": str(snapshot_dir("onnx_zoo", "2021-08-20"))}})
-    scheduler = Scheduler(config, db, tmp_path / "1.log")
+    scheduler = start(config, db, "1")
     wait_until(lambda: statuses(engine) == ["complete"], 60, "the first run")
     assert scheduler.stop() == 0
 
@@ -257,7 +277,7 @@ def test_runs_missed_while_the_scheduler_was_down_coalesce_into_one(tmp_path):
     job.next_run_time -= timedelta(hours=3.5)
     jobs.update_job(job)
 
-    scheduler = Scheduler(config, db, tmp_path / "2.log")
+    scheduler = start(config, db, "2")
     wait_until(lambda: statuses(engine) == ["complete", "complete"], 60, "the catch-up run")
     time.sleep(3)  # three more runs would follow now if missed runs did not coalesce
     assert scheduler.stop() == 0
