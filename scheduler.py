@@ -56,7 +56,7 @@ from storage.runs import (
     prefix_error_summary,
     record_unrecorded_attempt,
     recover_abandoned_runs,
-    run_of_process,
+    runs_of_process,
     this_host,
 )
 from storage.timeutil import isoformat, utcnow
@@ -390,7 +390,7 @@ class Service:
             snapshot=snapshot.path if snapshot else None,
             faults=schedule.replay_faults,
             stop_timeout=self.config.stop_timeout,
-            run_begun=lambda pid: run_of_process(self.engine, store, pid, this_host(), process.started_at) is not None,
+            run_begun=lambda pid: bool(runs_of_process(self.engine, store, pid, this_host(), process.started_at)),
         )
         with self._active_lock:
             if self._stopping.is_set():
@@ -400,11 +400,13 @@ class Service:
         if self._hurry.is_set():
             process.request_stop("the scheduler is shutting down")
         outcome = process.wait(schedule.time_limit)
-        run = {**self._settle(store, process, outcome, snapshot), "crawl_seconds": outcome.seconds}
+        *earlier, last = self._settle(store, process, outcome, snapshot)
+        for run in earlier:
+            self.on_run(run, "")
         note = ""
-        if run["status"] == "failed" and not self._stopping.is_set():
+        if last["status"] == "failed" and not self._stopping.is_set():
             note = self._schedule_retry(store, schedule, attempt)
-        self.on_run(run, note)
+        self.on_run({**last, "crawl_seconds": outcome.seconds}, note)
 
     def _next_snapshot(self, store: str, folder: Path) -> Snapshot | None:
         """The oldest snapshot observed by now that is not recorded yet; else the newest again (a re-crawl)."""
@@ -422,15 +424,16 @@ class Service:
             return snapshots[-1]
         return None
 
-    def _settle(self, store: str, process: CrawlProcess, outcome: CrawlOutcome, snapshot: Snapshot | None) -> dict[str, Any]:
-        """The crawl's run as recorded, completed where the crawl process could not finish it itself.
+    def _settle(self, store: str, process: CrawlProcess, outcome: CrawlOutcome, snapshot: Snapshot | None) -> list[dict[str, Any]]:
+        """The crawl's runs as recorded, the last completed where the crawl process could not finish it itself.
 
         A crawl the scheduler stopped (time limit, shutdown) is `partial`, with the reason in its summary; a
         crawl whose process died on its own is `failed`; a process that ended before it recorded any run
         gets one recorded here, so that every attempt shows in `storewatch runs`.
         """
         stopped = f"stopped: {outcome.stopped}" if outcome.stopped else None
-        run = run_of_process(self.engine, store, process.pid, this_host(), process.started_at)
+        recorded = runs_of_process(self.engine, store, process.pid, this_host(), process.started_at)
+        run = recorded.pop() if recorded else None
         if run is not None and run["status"] == "running":
             if stopped:
                 how = "killed" if outcome.killed else outcome.describe_exit()
@@ -460,7 +463,7 @@ class Service:
                     reason=reason,
                 )
             }
-        return get_run(self.engine, run["id"])
+        return [*recorded, get_run(self.engine, run["id"])]
 
     def _schedule_retry(self, store: str, schedule: StoreSchedule, attempt: int) -> str:
         """Schedule retry `attempt + 1` after an exponential backoff; returns what was decided, for the log."""

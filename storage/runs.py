@@ -152,17 +152,18 @@ def prefix_error_summary(engine: Engine, run_id: int, note: str) -> None:
         )
 
 
-def run_of_process(engine: Engine, store: str, pid: int, host: str, since: datetime) -> dict[str, Any] | None:
-    """The run recorded by crawl process `pid` on `host` (started at or after `since`), if it recorded one."""
+def runs_of_process(engine: Engine, store: str, pid: int, host: str, since: datetime) -> list[dict[str, Any]]:
+    """The runs crawl process `pid` on `host` recorded (started at or after `since`), oldest first.
+
+    Usually one; a crawl through a web archive records one per capture day.
+    """
     query = (
         select(*(runs.c[name] for name in RUN_COLUMNS))
         .where(runs.c.store == store, runs.c.pid == pid, runs.c.host == host, runs.c.started_at >= since - timedelta(seconds=1))
-        .order_by(runs.c.id.desc())
-        .limit(1)
+        .order_by(runs.c.id)
     )
     with engine.connect() as connection:
-        row = connection.execute(query).mappings().first()
-    return dict(row) if row else None
+        return [dict(row) for row in connection.execute(query).mappings()]
 
 
 def get_run(engine: Engine, run_id: int) -> dict[str, Any]:
