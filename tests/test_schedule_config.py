@@ -20,9 +20,10 @@ from crawler.schedule_config import SCHEDULER_SETTINGS, SHIPPED_CONFIG, STORE_SE
 STORES = ["onnx_zoo", "pytorch_hub", "tfhub"]
 
 
-def test_the_shipped_config_schedules_the_stores_with_spiders():
+def test_the_shipped_config_has_an_entry_for_every_store_with_a_spider():
     config = load_config(SHIPPED_CONFIG, known_stores=known_stores())
-    assert set(STORES) <= set(config.stores) <= set(known_stores())
+    assert set(config.stores) | set(config.disabled) == set(known_stores()), "a store needs a [stores.<store>] entry"
+    assert set(STORES) <= set(config.stores)
     assert config.stores["tfhub"].cron == "30 2 * * *" and config.stores["tfhub"].every is None
     assert config.stores["onnx_zoo"].every == 12 * 3600 and config.stores["onnx_zoo"].jitter == 600
     assert all(schedule.replay is None for schedule in config.stores.values())  # `make run` crawls the live stores
