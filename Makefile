@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench check clean
+.PHONY: install chromium demo test bench check clean
 
 install: $(STAMP)
 
@@ -13,6 +13,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
+
+## chromium: Debian's Chromium, for the pages a spider renders (apt only: storewatch never downloads a browser)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 ## demo: replay every shipped snapshot into ./data/storewatch.db and print what changed
 demo: install
@@ -27,10 +33,12 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
-## bench: ingest throughput and growth on the TF Hub snapshots; diff time and memory on a 1M-model store
+## bench: ingest throughput and growth on the TF Hub snapshots; diff time and memory on a 1M-model store;
+## memory across a 500-page crawl rendered in Chromium
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/diff.py
+	$(BIN)/python bench/playwright_memory.py
 
 ## check: the schema matches the migrations
 check: install

@@ -3,8 +3,8 @@
 An archive spider reads the archive once (its index, then the captures it needs) and yields one
 `ArchivedSnapshot` per capture day, oldest first. `ArchivePipeline` records each as its own run through the
 snapshot writer, observed at the capture's instant, so the store's history lands in the versioned tables
-exactly as if it had been crawled on those days. Days older than the store's latest run are skipped
-(history is appended in time order), which makes repeating a crawl or a backfill harmless.
+exactly as if it had been crawled on those days. Days up to the store's latest run are skipped (history is
+appended in time order), which makes repeating a crawl or a backfill harmless.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from typing import Any
 from scrapy import signals
 
 from crawler.elements import ELEMENTS
-from crawler.items import ModelRecord
+from crawler.items import ModelRecord, UnreadableModel
+from crawler.timetravel import DayRecord
 from crawler.pipelines import kept_stats, normalise
+from storage import queries
 from storage.db import open_database
 from storage.timeutil import isoformat
 from storage.writer import SnapshotWriter, latest_observed_at
@@ -46,6 +48,7 @@ class ArchivePipeline:
         self.engine = None
         self.latest: datetime | None = None
         self.summaries: list[dict[str, Any]] = []
+        self.day_items: dict[str, list[ModelRecord | UnreadableModel]] = {}
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -63,9 +66,12 @@ class ArchivePipeline:
         self.latest = latest_observed_at(self.engine, self.crawler.spider.name)
 
     def process_item(self, item):
+        if isinstance(item, DayRecord):  # from a time-travelling spider: recorded per day when the crawl closes
+            self.day_items.setdefault(item.day, []).append(item.item)
+            return item
         if not isinstance(item, ArchivedSnapshot):
             return item
-        if self.latest is not None and item.observed_at < self.latest:
+        if self.latest is not None and item.observed_at <= self.latest:
             self.crawler.stats.inc_value("storewatch/archive_days_already_recorded")
             return item
         spider = self.crawler.spider
@@ -93,16 +99,53 @@ class ArchivePipeline:
         return item
 
     def spider_closed(self, spider, reason):
+        stats = self.crawler.stats
+        for snapshot in self.day_snapshots(spider, reason):
+            self.process_item(snapshot)
         if self.summaries:
-            self.crawler.stats.set_value("storewatch/archive_runs", len(self.summaries))
-        elif not self.crawler.stats.get_value("storewatch/refused"):
-            samples = self.crawler.stats.get_value("storewatch/error_samples") or []
-            already = self.crawler.stats.get_value("storewatch/archive_days_already_recorded")
-            self.crawler.stats.set_value(
+            stats.set_value("storewatch/archive_runs", len(self.summaries))
+        elif stats.get_value("storewatch/archive_days_already_recorded") and self.latest is not None:
+            stats.set_value("storewatch/summary", self.nothing_new(spider.name))
+        elif not stats.get_value("storewatch/refused"):
+            samples = stats.get_value("storewatch/error_samples") or []
+            stats.set_value(
                 "storewatch/refused",
-                f"{spider.name}: every capture day is already recorded (latest run {isoformat(self.latest)})"
-                if already and self.latest
-                else f"{spider.name}: the archive gave no capture day to record" + (f" ({samples[0]})" if samples else ""),
+                f"{spider.name}: the archive gave no capture day to record" + (f" ({samples[0]})" if samples else ""),
             )
         if self.engine is not None:
             self.engine.dispose()
+
+    def day_snapshots(self, spider, reason: str) -> list[ArchivedSnapshot]:
+        """The days a time-travelling spider crawled (crawler/timetravel.py), each with what it yielded."""
+        snapshots = []
+        for day in spider.archive_days() if hasattr(spider, "archive_days") else []:
+            if not day.listing_read:
+                self.crawler.stats.inc_value("storewatch/archive_days_unread")
+                continue
+            items = self.day_items.get(day.capture.timestamp, [])
+            unreadable = [item.model_id for item in items if isinstance(item, UnreadableModel)]
+            errors = day.errors + ([f"crawl ended early ({reason})"] if reason != "finished" else [])
+            snapshots.append(
+                ArchivedSnapshot(
+                    day.observed_at,
+                    day.capture.timestamp,
+                    records=[item for item in items if isinstance(item, ModelRecord)],
+                    unreadable=unreadable,
+                    complete=not errors,
+                    errors=errors + [f"{model_id}: capture unreadable" for model_id in unreadable],
+                )
+            )
+        return snapshots
+
+    def nothing_new(self, store: str) -> dict[str, Any]:
+        """The crawl's summary when every capture day it found was already recorded: no run, no change."""
+        latest = queries.list_runs(self.engine, store)[-1]
+        return {
+            "run_id": None,
+            "store": store,
+            "observed_at": latest["observed_at"],
+            "status": latest["status"],
+            "models_seen": latest["models_seen"],
+            **dict.fromkeys(("added", "changed", "removed", "returned", "errors"), 0),
+            "error_summary": "every capture day found is already recorded: nothing new written",
+        }

@@ -75,9 +75,11 @@ STOREWATCH_PROGRESS = False  # print a progress line on stderr
 # Rendering (spiders that need a browser, crawler/browser.py): the Chromium executable; None: $STOREWATCH_CHROMIUM,
 # else Debian's /usr/bin/chromium or the first chromium on PATH. storewatch never downloads a browser.
 STOREWATCH_CHROMIUM = None
+STOREWATCH_RENDER_CONTEXTS = 2  # pages rendered at once, each in its own browser context
 # Archive crawls (crawler/archive.py, crawler/wayback.py; set by `storewatch backfill`): which capture days to
 # record (YYYY-MM-DD bounds, at most one per interval such as 1M), rows per CDX request, and the pause after
 # a 429/503 (seconds, doubled on each repeat, at most this many retries).
+STOREWATCH_TIME_TRAVEL = False  # a web store's spider reads the archive's captures of its pages instead
 STOREWATCH_ARCHIVE_FROM = None
 STOREWATCH_ARCHIVE_TO = None
 STOREWATCH_ARCHIVE_EVERY = None

@@ -61,13 +61,17 @@ def cdx_url(
     to: str | None = None,
     limit: int = 1000,
     resume_key: str | None = None,
+    fields: bool = True,
 ) -> str:
     """A CDX query for every capture under `url`, JSON rows, one row per content change, resumable.
 
     The parameters are always written in the same order, and a resume key is passed back verbatim (it
     arrives already URL-encoded), so the same question is always the same URL.
     """
-    query = f"url={quote(url, safe='')}&matchType={match_type}&output=json&fl={','.join(CDX_FIELDS)}&collapse={collapse}"
+    query = f"url={quote(url, safe='')}&matchType={match_type}&output=json"
+    if fields:  # CDX_FIELDS are also the server's default fields, so a query may leave `fl` out (shorter URLs)
+        query += f"&fl={','.join(CDX_FIELDS)}"
+    query += f"&collapse={collapse}"
     if from_:
         query += f"&from={from_}"
     if to:

@@ -299,7 +299,7 @@ class AwsMarketplaceSpider(StoreSpider):
         super().update_settings(settings)
         chromium = find_chromium(settings.get("STOREWATCH_CHROMIUM"))
         if chromium:
-            settings.setdict(playwright_settings(chromium), priority="spider")
+            settings.setdict(playwright_settings(chromium, max_contexts=settings.getint("STOREWATCH_RENDER_CONTEXTS", 2)), priority="spider")
         settings.set("STOREWATCH_RENDERING", bool(chromium), priority="spider")
 
     async def start(self):

@@ -16,6 +16,7 @@ from parsel import Selector
 
 from crawler.accounting import note_failure
 from crawler.items import ModelRecord
+from crawler.timetravel import TimeTravel
 from spiders.base import StoreConfig, StoreSpider
 from spiders.html import text_of, without_none
 
@@ -114,7 +115,7 @@ def _size(parameters: int | None, layers: int | None, bytes_: int | None) -> dic
 
 
 
-class WolframNnrSpider(StoreSpider):
+class WolframNnrSpider(TimeTravel, StoreSpider):
     """Lists every NeuralNet resource through the search JSON, then reads each resource page."""
 
     name = STORE.name

@@ -11,6 +11,7 @@ from crawler.cli.common import DbOption, stderr, stdout
 from crawler.cli.crawl import print_summary
 from crawler.replay import Snapshot, parse_faults
 from crawler.runner import known_stores, run_crawls, spider_class
+from crawler.timetravel import TimeTravel
 from crawler.wayback import parse_every
 from storage import queries
 from storage.db import open_database
@@ -19,8 +20,13 @@ from storage.timeutil import parse_instant
 
 
 def archive_stores() -> list[str]:
-    """Stores whose spider reads the Wayback Machine and records one run per capture day."""
+    """Stores whose spider reads the Wayback Machine itself and records one run per capture day."""
     return [store for store in known_stores() if spider_class(store).store_config.crawled_via == "archive"]
+
+
+def backfill_stores() -> list[str]:
+    """Archive stores, and web stores whose spider can replay its navigation on archived captures."""
+    return [store for store in known_stores() if store in archive_stores() or issubclass(spider_class(store), TimeTravel)]
 
 
 def backfill(
@@ -53,8 +59,8 @@ def backfill(
         storewatch backfill modeldepot --from 2018-01-01 --to 2020-12-31 --every 1M
     """
     spider_class(store)
-    if store not in archive_stores():
-        raise StorewatchError(f"{store} is not crawled through the archive; stores that can be backfilled: {', '.join(archive_stores())}")
+    if store not in backfill_stores():
+        raise StorewatchError(f"{store} is not a web store the archive holds; stores that can be backfilled: {', '.join(backfill_stores())}")
     start = parse_instant(from_, end_of_day=False).date() if from_ else None
     end = parse_instant(to, end_of_day=False).date() if to else None
     if start and end and start > end:
@@ -74,6 +80,7 @@ def backfill(
         "STOREWATCH_ARCHIVE_EVERY": every,
         "STOREWATCH_CDX_PAGE_SIZE": page_size,
         "STOREWATCH_BACKOFF_SECONDS": backoff,
+        "STOREWATCH_TIME_TRAVEL": store not in archive_stores(),
     }
     run_crawls(
         [(store, snapshot)],
