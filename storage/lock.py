@@ -98,7 +98,8 @@ def current_holder(engine: Engine) -> str | None:
     if engine.dialect.name == "postgresql":
         query = text(
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :a AND l.objid = :b AND l.objsubid = 2"
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :a AND l.objid = :b AND l.objsubid = 2 "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"  # locks are per database
         )
         with engine.connect() as connection:
             name = connection.execute(query, dict(zip("ab", ADVISORY_KEY))).scalar()
