@@ -3,8 +3,9 @@
 An archive spider reads the archive once (its index, then the captures it needs) and yields one
 `ArchivedSnapshot` per capture day, oldest first. `ArchivePipeline` records each as its own run through the
 snapshot writer, observed at the capture's instant, so the store's history lands in the versioned tables
-exactly as if it had been crawled on those days. Days up to the store's latest run are skipped (history is
-appended in time order), which makes repeating a crawl or a backfill harmless.
+exactly as if it had been crawled on those days. Days before the store's latest run are skipped (history is
+appended in time order) and the latest day is read again as a run with no changes, so repeating a crawl or
+a backfill is harmless.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class ArchivePipeline:
             return item
         if not isinstance(item, ArchivedSnapshot):
             return item
-        if self.latest is not None and item.observed_at <= self.latest:
+        if self.latest is not None and item.observed_at < self.latest:
             self.crawler.stats.inc_value("storewatch/archive_days_already_recorded")
             return item
         spider = self.crawler.spider
@@ -147,5 +148,5 @@ class ArchivePipeline:
             "status": latest["status"],
             "models_seen": latest["models_seen"],
             **dict.fromkeys(("added", "changed", "removed", "returned", "errors"), 0),
-            "error_summary": "every capture day found is already recorded: nothing new written",
+            "error_summary": "every capture day found is older than the latest run: nothing new written",
         }

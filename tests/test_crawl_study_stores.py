@@ -108,12 +108,13 @@ def test_backfill_builds_dated_runs_oldest_first_and_repeats_harmlessly(tmp_path
     first = run_cli("backfill", "modeldepot", "--from", "2018-01-01", "--to", "2019-12-31", "--replay", str(WAYBACK), db=db)
     assert "2 snapshots recorded" in first.stdout
     second = run_cli("backfill", "modeldepot", "--from", "2018-01-01", "--replay", str(WAYBACK), db=db)
-    assert "1 snapshots recorded" in second.stdout  # the days already recorded are skipped
+    assert "2 snapshots recorded" in second.stdout  # older days skipped, the latest read again
     runs = cli_json("runs", "--store", "modeldepot", db=db)
-    assert [r["observed_at"][:10] for r in runs] == ["2018-06-15", "2019-03-20", "2020-01-10"]
+    assert [r["observed_at"][:10] for r in runs] == ["2018-06-15", "2019-03-20", "2019-03-20", "2020-01-10"]
+    assert (runs[2]["added"], runs[2]["changed"], runs[2]["removed"]) == (0, 0, 0)  # the same day again: nothing new
     assert all(run["source"].startswith("replay:wayback") and "capture 20" in run["source"] for run in runs)
-    again = run_cli("crawl", "modeldepot", "--replay", str(WAYBACK), db=db)
-    assert "nothing new written" in again.stdout and len(cli_json("runs", db=db)) == 3
+    older = run_cli("backfill", "modeldepot", "--to", "2019-12-31", "--replay", str(WAYBACK), db=db)
+    assert "0 snapshots recorded" in older.stdout and len(cli_json("runs", db=db)) == 4
 
 
 def test_backfill_every_interval_keeps_one_capture_day_per_period(tmp_path):
