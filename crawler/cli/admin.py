@@ -21,6 +21,7 @@ def db_upgrade(db: DbOption = None) -> None:
 
     Example:
 
+    \b
         storewatch db upgrade --db postgresql://localhost/storewatch
     """
     engine = open_database(db, upgrade_schema=False)
@@ -40,6 +41,7 @@ def replay_serve(
 
     Example:
 
+    \b
         storewatch replay serve snapshots/onnx_zoo/2023-12-26 --port 8000
         curl http://127.0.0.1:8000/raw.githubusercontent.com/onnx/models/main/ONNX_HUB_MANIFEST.json
     """

@@ -6,9 +6,7 @@ import sys
 
 import typer
 
-from crawler.cli import admin, backfill, crawl, demo, query
-from crawler.cli import diff, report
-from crawler.cli import service
+from crawler.cli import admin, backfill, crawl, demo, diff, query, report, service
 from crawler.cli.common import stderr
 from storage.errors import StorewatchError
 

@@ -56,6 +56,7 @@ def backfill(
 
     Example:
 
+    \b
         storewatch backfill modeldepot --from 2018-01-01 --to 2020-12-31 --every 1M
     """
     spider_class(store)

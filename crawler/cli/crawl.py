@@ -33,6 +33,7 @@ def crawl(
 
     Example:
 
+    \b
         storewatch crawl pytorch_hub --replay snapshots/pytorch_hub/2019-06-30
     """
     spider_class(store)

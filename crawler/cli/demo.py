@@ -53,6 +53,7 @@ def demo(
 
     Example:
 
+    \b
         storewatch demo
         storewatch models pytorch_hub --as-of 2021-01-01
     """

@@ -38,6 +38,7 @@ def diff(
 
     Example:
 
+    \b
         storewatch diff pytorch_hub --from 2020-06-30 --to 2021-06-30 --format json
     """
     spider_class(store)
@@ -108,6 +109,7 @@ def compare(
 
     Example:
 
+    \b
         storewatch compare --as-of 2021-06-30 --format markdown
     """
     for name in store or []:

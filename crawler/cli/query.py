@@ -36,6 +36,7 @@ def runs(
 
     Example:
 
+    \b
         storewatch runs --store onnx_zoo --format json
     """
     if store:
@@ -61,6 +62,7 @@ def models(
 
     Example:
 
+    \b
         storewatch models pytorch_hub --as-of 2021-01-01 --format json
     """
     spider_class(store)
@@ -88,6 +90,7 @@ def history(
 
     Example:
 
+    \b
         storewatch history pytorch_hub pytorch_vision_resnet
     """
     spider_class(store)
@@ -117,6 +120,7 @@ def stores() -> None:
 
     Example:
 
+    \b
         storewatch stores
     """
     rows = []

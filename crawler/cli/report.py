@@ -30,6 +30,7 @@ def report(
 
     Example:
 
+    \b
         storewatch report --out reports --store pytorch_hub --store onnx_zoo --since 2021-01-01
     """
     for name in store or []:

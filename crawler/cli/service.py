@@ -37,6 +37,7 @@ def schedule(
 
     Example:
 
+    \b
         storewatch schedule --config storewatch.toml --db postgresql://localhost/storewatch
     """
     import scheduler  # the service; imported here so other commands stay light
@@ -60,6 +61,7 @@ def status(
 
     Example:
 
+    \b
         storewatch status --format json
     """
     import scheduler
