@@ -19,7 +19,7 @@ from scrapy import signals
 from crawler.elements import ELEMENTS
 from crawler.items import ModelRecord, UnreadableModel
 from crawler.timetravel import DayRecord
-from crawler.pipelines import kept_stats, normalise
+from crawler.pipelines import kept_stats, normalise, run_source
 from storage import queries
 from storage.db import open_database
 from storage.timeutil import isoformat
@@ -58,7 +58,7 @@ class ArchivePipeline:
         return cls(
             crawler,
             settings.get("STOREWATCH_DATABASE_URL"),
-            settings.get("STOREWATCH_SOURCE") or ("replay" if settings.get("STOREWATCH_REPLAY_URL") else "live"),
+            run_source(settings),
             settings.getlist("STOREWATCH_KEPT_STATS"),
         )
 

@@ -70,7 +70,7 @@ class SnapshotPipeline:
             crawler,
             settings.get("STOREWATCH_DATABASE_URL"),
             settings.get("STOREWATCH_OBSERVED_AT"),
-            settings.get("STOREWATCH_SOURCE") or ("replay" if settings.get("STOREWATCH_REPLAY_URL") else "live"),
+            run_source(settings),
             settings.getlist("STOREWATCH_KEPT_STATS"),
         )
 
@@ -110,6 +110,11 @@ class SnapshotPipeline:
         self.crawler.stats.set_value("storewatch/summary", summary.as_dict())
         self.writer.engine.dispose()
         self.writer = None
+
+
+def run_source(settings) -> str:
+    """Where a run's data comes from, for crawl_runs.source: the snapshot, else replay or live."""
+    return settings.get("STOREWATCH_SOURCE") or ("replay" if settings.get("STOREWATCH_REPLAY_URL") else "live")
 
 
 def kept_stats(stats: dict[str, Any], prefixes: list[str]) -> dict[str, Any]:
