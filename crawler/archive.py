@@ -22,7 +22,6 @@ from crawler.timetravel import DayRecord
 from crawler.pipelines import kept_stats, normalise, run_source
 from storage import queries
 from storage.db import open_database
-from storage.timeutil import isoformat
 from storage.writer import SnapshotWriter, latest_observed_at
 
 

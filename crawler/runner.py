@@ -14,6 +14,7 @@ from twisted.internet import defer
 
 from crawler import settings as default_settings
 from crawler.replay import ReplayServer, Snapshot
+from crawler.stores import check_store
 from storage.db import database_url as resolve_database_url
 from storage.db import open_database
 from storage.errors import StorewatchError
@@ -31,15 +32,7 @@ def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
 
 def spider_class(store: str):
     """The spider for `store`, or a one-line error naming the stores there are."""
-    loader = SpiderLoader.from_settings(project_settings())
-    try:
-        return loader.load(store)
-    except KeyError:
-        raise StorewatchError(f"unknown store {store!r}; known stores: {', '.join(sorted(loader.list()))}") from None
-
-
-def known_stores() -> list[str]:
-    return sorted(SpiderLoader.from_settings(project_settings()).list())
+    return SpiderLoader.from_settings(project_settings()).load(check_store(store))
 
 
 def check_snapshots(store: str, snapshots: list[Snapshot], database_url: str | None) -> list[Snapshot]:

@@ -63,3 +63,12 @@ def test_csv_output_has_a_column_per_element(tmp_path):
     lines = run_cli("models", "onnx_zoo", "--format", "csv", db=db).stdout.splitlines()
     assert lines[0].startswith("model_id,name,") and "io_format" in lines[0]
     assert len(lines) == 1 + 120
+
+
+def test_store_list_matches_the_spiders():
+    """Read-only commands know the stores without importing Scrapy; the list must name every spider."""
+    from crawler.runner import project_settings
+    from crawler.stores import known_stores
+    from scrapy.spiderloader import SpiderLoader
+
+    assert known_stores() == sorted(SpiderLoader.from_settings(project_settings()).list())

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 from crawler.crawl_process import CrawlProcess
-from crawler.runner import known_stores
+from crawler.stores import known_stores
 from crawler.schedule_config import SCHEDULER_SETTINGS, SHIPPED_CONFIG, STORE_SETTINGS, cron_trigger, load_config
 
 STORES = ["onnx_zoo", "pytorch_hub", "tfhub"]

@@ -10,8 +10,7 @@ import typer
 from crawler.cli.common import DbOption, stderr, stdout
 from crawler.cli.crawl import print_summary
 from crawler.replay import Snapshot, parse_faults
-from crawler.runner import known_stores, run_crawls, spider_class
-from crawler.timetravel import TimeTravel
+from crawler.stores import check_store, known_stores
 from crawler.wayback import parse_every
 from storage import queries
 from storage.db import open_database
@@ -21,11 +20,16 @@ from storage.timeutil import parse_instant
 
 def archive_stores() -> list[str]:
     """Stores whose spider reads the Wayback Machine itself and records one run per capture day."""
+    from crawler.runner import spider_class  # Scrapy is imported only by commands that crawl
+
     return [store for store in known_stores() if spider_class(store).store_config.crawled_via == "archive"]
 
 
 def backfill_stores() -> list[str]:
     """Archive stores, and web stores whose spider can replay its navigation on archived captures."""
+    from crawler.runner import spider_class  # Scrapy is imported only by commands that crawl
+    from crawler.timetravel import TimeTravel
+
     return [store for store in known_stores() if store in archive_stores() or issubclass(spider_class(store), TimeTravel)]
 
 
@@ -59,7 +63,9 @@ def backfill(
     \b
         storewatch backfill modeldepot --from 2018-01-01 --to 2020-12-31 --every 1M
     """
-    spider_class(store)
+    from crawler.runner import run_crawls  # Scrapy is imported only by commands that crawl
+
+    check_store(store)
     if store not in backfill_stores():
         raise StorewatchError(f"{store} is not a web store the archive holds; stores that can be backfilled: {', '.join(backfill_stores())}")
     start = parse_instant(from_, end_of_day=False).date() if from_ else None

@@ -9,7 +9,7 @@ import typer
 
 from crawler.cli.common import DbOption, stderr, stdout
 from crawler.replay import Snapshot, parse_faults
-from crawler.runner import check_snapshots, run_crawls, spider_class
+from crawler.stores import check_store
 from storage.db import open_database
 
 
@@ -36,7 +36,9 @@ def crawl(
     \b
         storewatch crawl pytorch_hub --replay snapshots/pytorch_hub/2019-06-30
     """
-    spider_class(store)
+    from crawler.runner import check_snapshots, run_crawls  # Scrapy is imported only by commands that crawl
+
+    check_store(store)
     snapshots = None
     if replay:
         snapshots = check_snapshots(store, [Snapshot.load(path) for path in replay], db)

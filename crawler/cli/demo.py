@@ -10,7 +10,7 @@ import typer
 from crawler.cli.common import DbOption, stdout
 from crawler.cli.crawl import print_summary
 from crawler.replay import SNAPSHOT_FILE, Snapshot
-from crawler.runner import known_stores
+from crawler.stores import known_stores
 from storage.db import open_database
 from storage.errors import StorewatchError
 from storage.timeutil import isoformat

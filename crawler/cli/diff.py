@@ -10,7 +10,7 @@ import typer
 from crawler.cli.common import DbOption, cell_text, database, print_json, print_table, short_instant, stderr, stdout
 from crawler.report.content import element_order
 from crawler.report.render import render_compare_markdown, render_diff_markdown
-from crawler.runner import known_stores, spider_class
+from crawler.stores import check_store, known_stores
 from storage.coverage import coverage_at, stores_with_history
 from storage.crossstore import compare_elements, match_models
 from storage.diff import diff_store, run_observed_at
@@ -41,7 +41,7 @@ def diff(
     \b
         storewatch diff pytorch_hub --from 2020-06-30 --to 2021-06-30 --format json
     """
-    spider_class(store)
+    check_store(store)
     engine = database(db)
     from_at = _instant(engine, store, from_)
     to_at = _instant(engine, store, to) if to else utcnow()
@@ -113,7 +113,7 @@ def compare(
         storewatch compare --as-of 2021-06-30 --format markdown
     """
     for name in store or []:
-        spider_class(name)
+        check_store(name)
     engine = database(db)
     stores = store or [name for name in stores_with_history(engine) if name in known_stores()]
     at = parse_instant(as_of) if as_of else None

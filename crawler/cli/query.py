@@ -19,7 +19,7 @@ from crawler.cli.common import (
     stderr,
 )
 from crawler.elements import ELEMENTS
-from crawler.runner import known_stores, spider_class
+from crawler.stores import check_store, known_stores
 from storage import queries
 from storage.timeutil import parse_instant
 
@@ -40,7 +40,7 @@ def runs(
         storewatch runs --store onnx_zoo --format json
     """
     if store:
-        spider_class(store)
+        check_store(store)
     rows = queries.list_runs(database(db), store)
     if format is TableOrJson.json:
         print_json(rows)
@@ -65,7 +65,7 @@ def models(
     \b
         storewatch models pytorch_hub --as-of 2021-01-01 --format json
     """
-    spider_class(store)
+    check_store(store)
     at = parse_instant(as_of) if as_of else None
     rows = queries.models_as_of(database(db), store, at)
     if format is TableJsonCsv.json:
@@ -93,7 +93,7 @@ def history(
     \b
         storewatch history pytorch_hub pytorch_vision_resnet
     """
-    spider_class(store)
+    check_store(store)
     versions = queries.model_history(database(db), store, model_id)
     if format is TableOrJson.json:
         print_json(versions)
@@ -124,6 +124,8 @@ def stores() -> None:
         storewatch stores
     """
     rows = []
+    from crawler.runner import spider_class
+
     for name in known_stores():
         config = spider_class(name).store_config
         rows.append({"store": name, "title": config.title, "crawled via": config.crawled_via, "model_id": config.identity})

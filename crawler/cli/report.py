@@ -10,7 +10,7 @@ import typer
 from crawler.cli.common import DbOption, database, stdout
 from crawler.report import build_report, write_report
 from crawler.report.render import JSON_FILE, MARKDOWN_FILE
-from crawler.runner import known_stores, spider_class
+from crawler.stores import check_store, known_stores
 from storage.coverage import stores_with_history
 from storage.errors import StorewatchError
 from storage.timeutil import parse_instant
@@ -34,7 +34,7 @@ def report(
         storewatch report --out reports --store pytorch_hub --store onnx_zoo --since 2021-01-01
     """
     for name in store or []:
-        spider_class(name)
+        check_store(name)
     path = write_store_report(db, out, store or None, parse_instant(since) if since else None)
     stdout.print(f"report written to {path} (also {MARKDOWN_FILE}, {JSON_FILE})", highlight=False, markup=False)
 
@@ -47,6 +47,8 @@ def write_store_report(db: str | None, out: Path, stores: list[str] | None = Non
     stores = stores or [name for name in stores_with_history(engine) if name in known_stores()]
     if not stores:
         raise StorewatchError("no store has recorded history yet (see `storewatch demo`)")
+    from crawler.runner import spider_class  # store titles are declared beside the spiders
+
     titles = {name: spider_class(name).store_config.title for name in stores}
     try:
         return write_report(build_report(engine, stores, since=since, titles=titles), out).resolve()

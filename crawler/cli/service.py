@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from crawler.cli.common import DbOption, TableOrJson, database, print_json, print_table, stderr, stdout
-from crawler.runner import known_stores
+from crawler.stores import known_stores
 from crawler.schedule_config import ServiceConfig, config_path, load_config
 from storage.lock import current_holder
 from storage.runs import store_health
