@@ -19,7 +19,7 @@ import pytest
 from alembic import command
 from sqlalchemy import case, func, select
 
-from conftest import ROOT, run_cli, snapshot_dir
+from conftest import ROOT, SNAPSHOTS, run_cli, snapshot_dir
 from storage.db import alembic_config, open_database
 from storage.models import CrawlRun, Model, ModelVersion
 from storage.queries import list_runs, models_as_of
@@ -311,3 +311,17 @@ def test_demo_drives_the_scheduler_over_snapshots_each_on_its_date(tmp_path):
     assert len(runs(engine)) == 4
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Model.__table__)).scalar() > 0
+
+
+def test_demo_does_not_replay_an_archive_snapshot_twice(tmp_path):
+    """ModelDepot's archive replay records runs dated at its capture days, long before the snapshot's own date."""
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
+    (tmp_path / "snapshots" / "modeldepot").mkdir(parents=True)
+    (tmp_path / "snapshots" / "modeldepot" / "wayback").symlink_to(SNAPSHOTS / "modeldepot" / "wayback")
+    first = run_cli("demo", "--snapshots", str(tmp_path / "snapshots"), db=db).stdout
+    assert "modeldepot 2020-01-10  complete" in first
+    recorded = len(runs(open_database(db)))
+    assert recorded >= 3
+    again = run_cli("demo", "--snapshots", str(tmp_path / "snapshots"), db=db).stdout
+    assert "already recorded" in again
+    assert len(runs(open_database(db))) == recorded

@@ -11,6 +11,7 @@ from crawler.cli.common import DbOption, stdout
 from crawler.cli.crawl import print_summary
 from crawler.replay import SNAPSHOT_FILE, Snapshot
 from crawler.stores import known_stores
+from storage import queries
 from storage.db import open_database
 from storage.errors import StorewatchError
 from storage.timeutil import isoformat
@@ -20,14 +21,25 @@ SHIPPED_SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots"
 
 
 def pending_snapshots(root: Path, database_url: str | None) -> list[tuple[str, Snapshot]]:
-    """(store, snapshot) for every snapshot under root/<store>/ observed after the store's latest run."""
+    """(store, snapshot) for every snapshot under root/<store>/ not yet recorded.
+
+    Recorded means observed at or before the store's latest run, or replayed before: an archive replay
+    (modeldepot's) records runs dated at its capture days, not at the snapshot's own date.
+    """
     engine = open_database(database_url)
     jobs = []
     for store in known_stores():
         directories = sorted((root / store).glob(f"*/{SNAPSHOT_FILE}"))
         snapshots = sorted((Snapshot.load(path.parent) for path in directories), key=lambda s: s.observed_at)
         latest = latest_observed_at(engine, store)
-        jobs += [(store, snapshot) for snapshot in snapshots if latest is None or snapshot.observed_at > latest]
+        sources = [run["source"] or "" for run in queries.list_runs(engine, store) if run["status"] != "failed"]
+
+        def recorded(snapshot: Snapshot) -> bool:
+            if latest is not None and snapshot.observed_at <= latest:
+                return True
+            return any(source.startswith(snapshot.source) for source in sources)
+
+        jobs += [(store, snapshot) for snapshot in snapshots if not recorded(snapshot)]
     engine.dispose()
     return jobs
 
