@@ -48,6 +48,13 @@ REPLAY_SETTINGS = {
         "scrapy.spidermiddlewares.start.StartSpiderMiddleware": 25,
         "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": 50,
     },
+    # Extensions a replay needs (stats, early close, memory); the others listen to per-request signals.
+    "EXTENSIONS_BASE": {
+        "scrapy.extensions.corestats.CoreStats": 0,
+        "scrapy.extensions.logcount.LogCount": 0,
+        "scrapy.extensions.memusage.MemoryUsage": 0,
+        "scrapy.extensions.closespider.CloseSpider": 0,
+    },
 }
 
 DOWNLOADER_MIDDLEWARES = {
