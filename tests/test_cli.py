@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import run_cli, snapshot_dir
+from conftest import ROOT, run_cli, snapshot_dir
 
-COMMANDS = [["crawl"], ["backfill"], ["runs"], ["models"], ["history"], ["stores"], ["diff"], ["compare"], ["report"], ["schedule"], ["status"], ["db", "upgrade"], ["replay", "serve"]]
+COMMANDS = [["crawl"], ["backfill"], ["runs"], ["models"], ["history"], ["stores"], ["diff"], ["compare"], ["report"], ["demo"], ["schedule"], ["status"], ["db", "upgrade"], ["replay", "serve"]]
 
 
 @pytest.mark.parametrize(
@@ -72,3 +72,23 @@ def test_store_list_matches_the_spiders():
     from scrapy.spiderloader import SpiderLoader
 
     assert known_stores() == sorted(SpiderLoader.from_settings(project_settings()).list())
+
+
+def registered_commands() -> list[list[str]]:
+    import typer.main
+
+    from crawler.cli.app import app
+
+    group = typer.main.get_command(app)
+    commands = []
+    for name, command in group.commands.items():
+        subcommands = getattr(command, "commands", None)
+        commands += [[name, sub] for sub in subcommands] if subcommands else [[name]]
+    return commands
+
+
+def test_every_registered_command_is_checked_for_help_and_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for command in registered_commands():
+        assert command in COMMANDS, f"add {command} to COMMANDS so its help is checked"
+        assert f"storewatch {' '.join(command)}" in readme, f"the README does not show `storewatch {' '.join(command)}`"
