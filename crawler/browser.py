@@ -7,6 +7,8 @@ spider keeps Scrapy's plain HTTP download handlers. Within such a spider only re
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -25,6 +27,7 @@ LAUNCH_ARGS = [
     "--no-first-run",
 ]
 HEAVY_RESOURCES = frozenset({"image", "font", "media"})
+_CONTEXT_SEQUENCE = itertools.count(1)
 
 
 def find_chromium(configured: str | None = None) -> str | None:
@@ -49,7 +52,7 @@ def playwright_settings(executable: str, *, max_contexts: int = 2) -> dict:
     Each rendered page gets its own browser context, closed with the page (see `close_page`), and at most
     `max_contexts` render at once: a long crawl's memory stays flat. Images, fonts and media are aborted.
     """
-    handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    handler = "crawler.browser.BoundedPlaywrightHandler"
     return {
         "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
@@ -66,12 +69,49 @@ def abort_heavy_resources(request) -> bool:
     return request.resource_type in HEAVY_RESOURCES
 
 
+def _bounded_playwright_handler():
+    """scrapy-playwright's handler, with Scrapy's DOWNLOAD_TIMEOUT (or meta `download_timeout`) enforced.
+
+    Scrapy applies the timeout only in its HTTP handler; a browser download could otherwise wait forever
+    (for a page slot, a context, a request that never settles) and the crawl would never close. A render
+    past the timeout fails like a timed-out HTTP request: the errback closes the page and counts the model.
+    """
+    from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+    from twisted.internet.error import TimeoutError as DownloadTimeoutError
+
+    class BoundedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
+        __doc__ = _bounded_playwright_handler.__doc__
+
+        async def _download_request(self, request, spider=None):
+            timeout = request.meta.get("download_timeout") or self._crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
+            try:
+                return await asyncio.wait_for(super()._download_request(request, spider), timeout=timeout or None)
+            except asyncio.TimeoutError:
+                raise DownloadTimeoutError(f"rendering took longer than {timeout:g} s") from None
+
+    BoundedPlaywrightHandler.__module__, BoundedPlaywrightHandler.__qualname__ = __name__, "BoundedPlaywrightHandler"
+    return BoundedPlaywrightHandler
+
+
+def __getattr__(name: str):
+    # The handler class imports Playwright itself: built on first use, so merely loading a spider stays fast.
+    if name == "BoundedPlaywrightHandler":
+        globals()[name] = handler = _bounded_playwright_handler()
+        return handler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def render_meta(context: str, wait_for: str, timeout_ms: int = 5000) -> dict:
-    """Request meta that renders the page in its own context and waits until `wait_for` matches."""
+    """Request meta that renders the page in a context of its own and waits until `wait_for` matches.
+
+    The context name gets a sequence number: the same page rendered twice in one crawl (a backfill reads each
+    capture day) must not share a context, or the second render waits for a page slot in a context the first
+    one's callback closes -- a wait that never ends.
+    """
     return {
         "playwright": True,
         "playwright_include_page": True,  # so the callback can close the page and its context
-        "playwright_context": context,
+        "playwright_context": f"{context}-{next(_CONTEXT_SEQUENCE)}",
         "playwright_page_methods": [PageMethod("wait_for_selector", wait_for, timeout=timeout_ms)],
     }
 

@@ -7,6 +7,7 @@ and read from the DOM. Only listings delivered as a SageMaker model or algorithm
 
 Identity: `model_id` is the product page id `prodview-<id>`; the product id (`prod-…`) stays in the raw record.
 A delisted product still answers 200 with the default page: it is not yielded, so a complete run removes it.
+`storewatch backfill` reads the archive's captures of the sitemap and the product pages (crawler/timetravel.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from parsel import Selector
 
 from crawler.browser import close_page, find_chromium, playwright_settings, render_meta
 from crawler.items import ModelRecord
+from crawler.timetravel import TimeTravel
 from spiders.base import StoreConfig, StoreSpider
 from spiders.html import text_of, without_none
 
@@ -286,7 +288,7 @@ def extract_rendered(product_id: str, html: str) -> ModelRecord | None:
 # -- the spider ---------------------------------------------------------------------------------------------
 
 
-class AwsMarketplaceSpider(StoreSpider):
+class AwsMarketplaceSpider(TimeTravel, StoreSpider):
     """Sitemap, then each product page over plain HTTP; pages without their record are rendered in Chromium."""
 
     name = STORE.name

@@ -53,10 +53,7 @@ def test_plain_spiders_never_start_a_browser(tmp_path):
 
 
 def test_aws_marketplace_renders_the_script_only_page_in_chromium_and_differs_as_built(tmp_path):
-    if find_chromium() is None:  # CI installs Debian's chromium: there the test must run, not skip
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is required in CI (apt-get install chromium)")
-        pytest.skip("no Chromium installed: make chromium")
+    require_chromium()
     db = f"sqlite:///{tmp_path / 'sw.db'}"
     crawl("aws_marketplace", "2025-09-01", "2026-08-20", db=db)
     runs = cli_json("runs", "--store", "aws_marketplace", db=db)
@@ -151,7 +148,33 @@ def test_a_failed_archive_index_records_nothing_and_says_why(tmp_path):
 def test_backfill_refuses_stores_not_crawled_through_the_archive(tmp_path):
     result = run_cli("backfill", "pytorch_hub", db=f"sqlite:///{tmp_path / 'x.db'}", check=False)
     assert result.returncode == 2
-    assert "stores that can be backfilled: modeldepot, wolfram_nnr" in result.stderr
+    assert "stores that can be backfilled: aws_marketplace, modeldepot, wolfram_nnr" in result.stderr
+
+
+def require_chromium() -> None:
+    if find_chromium() is None:  # CI installs Debian's chromium: there the test must run, not skip
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is required in CI (apt-get install chromium)")
+        pytest.skip("no Chromium installed: make chromium")
+
+
+def test_a_render_that_never_settles_fails_at_the_download_timeout(monkeypatch):
+    import asyncio
+
+    from scrapy import Request
+    from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+    from twisted.internet.error import TimeoutError as DownloadTimeoutError
+
+    from crawler.browser import BoundedPlaywrightHandler
+
+    async def never_settles(self, request, spider=None):
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(ScrapyPlaywrightDownloadHandler, "_download_request", never_settles)
+    handler = object.__new__(BoundedPlaywrightHandler)  # no browser: only the timeout is under test
+    request = Request("http://127.0.0.1:9/page", meta={"playwright": True, "download_timeout": 0.05})
+    with pytest.raises(DownloadTimeoutError, match="rendering took longer than 0.05 s"):
+        asyncio.run(handler._download_request(request))
 
 
 def test_chromium_is_found_or_overridden(tmp_path, monkeypatch):
@@ -204,3 +227,23 @@ def test_backfill_a_web_store_from_archived_captures_of_its_own_pages(tmp_path):
     ssd = cli_json("history", "wolfram_nnr", "SSD-VGG-300-Trained-on-PASCAL-VOC-Data", db=db)
     assert ssd[1]["changes"]["license"]["new"]["name"] == "Apache License 2.0"
     assert runs[0]["stats"]["downloader/request_count"] == 1 + 2 * 1 + 11 + 12  # index, 2 listings, the pages
+
+
+def test_backfill_a_store_whose_pages_need_a_browser(tmp_path):
+    require_chromium()
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
+    archive = wayback_replay_of("aws_marketplace", tmp_path / "wayback")
+    result = run_cli("backfill", "aws_marketplace", "--replay", str(archive), db=db)
+    assert "2 snapshots recorded" in result.stdout
+    runs = cli_json("runs", "--store", "aws_marketplace", db=db)
+    assert [(r["observed_at"], r["status"], r["models_seen"], r["errors"]) for r in runs] == [
+        ("2025-09-01T12:00:00Z", "complete", 7, 0),
+        ("2026-08-20T12:00:00Z", "complete", 7, 0),
+    ]
+    assert (runs[1]["added"], runs[1]["changed"], runs[1]["removed"]) == (1, 5, 1)
+    # the script-only page was rendered once per capture day, each time in a context of its own
+    assert runs[0]["stats"]["playwright/page_count"] == 2 and runs[0]["stats"]["storewatch/rendered_pages"] == 2
+    clinical = cli_json("history", "aws_marketplace", "prodview-j7x3wq9lb5tmc", db=db)
+    assert [v["valid_from"][:10] for v in clinical] == ["2025-09-01", "2026-08-20"]
+    assert clinical[0]["elements"]["name"] == "Clinical Entity Extraction" and clinical[0]["elements"]["version"] == "1.0.0"
+    assert clinical[1]["changes"]["version"] == {"old": "1.0.0", "new": "1.1.0"}
