@@ -16,10 +16,9 @@ from typing import Any
 
 from scrapy import signals
 
-from crawler.elements import ELEMENTS
 from crawler.items import ModelRecord, UnreadableModel
 from crawler.timetravel import DayRecord
-from crawler.pipelines import kept_stats, normalise, run_source
+from crawler.pipelines import kept_stats, normalise_record, run_source
 from storage import queries
 from storage.db import open_database
 from storage.writer import SnapshotWriter, latest_observed_at
@@ -79,11 +78,8 @@ class ArchivePipeline:
             self.engine, spider.name, item.observed_at, f"{spider.name}/{spider.version}", source=f"{self.source} capture {item.label}"
         )
         writer.start()
-        for record in item.records:
-            unknown = set(record.elements) - ELEMENTS.keys()
-            if unknown:
-                raise ValueError(f"{record.model_id}: element keys not in the taxonomy: {sorted(unknown)}")
-            writer.add(record.model_id, normalise(record.elements), normalise(record.raw))
+        for record in map(normalise_record, item.records):  # day records bypass NormalizePipeline
+            writer.add(record.model_id, record.elements, record.raw)
         for model_id in item.unreadable:
             writer.add_unreadable(model_id)
         stats = kept_stats(self.crawler.stats.get_stats(), self.kept_stats)

@@ -37,12 +37,25 @@ class NormalizePipeline:
 
     def process_item(self, item):
         if isinstance(item, ModelRecord):
-            unknown = set(item.elements) - ELEMENTS.keys()
-            if unknown:
-                raise DropItem(f"{item.model_id}: element keys not in the taxonomy: {sorted(unknown)}")
-            item.elements = normalise(item.elements)
-            item.raw = normalise(item.raw)
+            try:
+                normalise_record(item)
+            except UnknownElements as error:
+                raise DropItem(str(error)) from None
         return item
+
+
+class UnknownElements(ValueError):
+    """A spider mapped a field onto a key that is not in the element taxonomy."""
+
+
+def normalise_record(record: ModelRecord) -> ModelRecord:
+    """Check the record's element keys against the taxonomy, then normalise its elements and raw record."""
+    unknown = set(record.elements) - ELEMENTS.keys()
+    if unknown:
+        raise UnknownElements(f"{record.model_id}: element keys not in the taxonomy: {sorted(unknown)}")
+    record.elements = normalise(record.elements)
+    record.raw = normalise(record.raw)
+    return record
 
 
 class SnapshotPipeline:
