@@ -28,7 +28,25 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Engine, MetaData, String, Table, Text, and_, exists, func, insert, literal, select, text, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    type_coerce,
+    update,
+)
 
 from storage.errors import StorewatchError
 from storage.models import CrawlRun, Model, ModelVersion, StoreCoverage
@@ -40,7 +58,11 @@ STAGED = Table(
     _staging_metadata,
     Column("model_id", String(512), primary_key=True),
     Column("content_hash", String(32)),  # null: listed, but its record could not be read
-    Column("payload", Text),
+    # The record as canonical JSON text, inserted into a new version as it is (no decoding, no re-encoding),
+    # and its element keys, for the coverage counts.
+    Column("elements", Text),
+    Column("raw", Text),
+    Column("element_keys", Text),
     prefixes=["TEMPORARY"],
 )
 
@@ -54,13 +76,26 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def record_json(elements: dict[str, Any], raw: dict[str, Any]) -> str:
-    return canonical_json({"elements": elements, "raw": raw})
+def record_hash(elements_json: str, raw_json: str) -> str:
+    """A record's content hash: 128 bits of SHA-256 over `{"elements": ..., "raw": ...}` as canonical JSON
+    (equal content, equal hash), fed from the two parts' canonical JSON without joining them."""
+    digest = hashlib.sha256(b'{"elements":')
+    digest.update(elements_json.encode())
+    digest.update(b',"raw":')
+    digest.update(raw_json.encode())
+    digest.update(b"}")
+    return digest.hexdigest()[:32]
 
 
-def content_hash(payload: str) -> str:
-    """128 bits of SHA-256 over a record's canonical JSON: equal content, equal hash."""
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+def _json_column(value):
+    """JSON text as a value for a JSON column, on PostgreSQL (its JSON type needs the cast)."""
+    return cast(value, JSON)
+
+
+def _json_text(value):
+    """JSON text as a value for a JSON column, on SQLite: stored as it is (a CAST would give the text numeric
+    affinity and turn it into 0)."""
+    return type_coerce(value, JSON)
 
 
 def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -152,14 +187,24 @@ class SnapshotWriter:
     def add(self, model_id: str, elements: dict[str, Any], raw: dict[str, Any]) -> None:
         """Stage one model's record as seen in this run."""
         if self._remember(model_id):
-            payload = record_json(elements, raw)
-            self._stage(model_id, content_hash(payload), payload)
+            elements_json, raw_json = canonical_json(elements), canonical_json(raw)
+            self._pending.append(
+                {
+                    "model_id": model_id,
+                    "content_hash": record_hash(elements_json, raw_json),
+                    "elements": elements_json,
+                    "raw": raw_json,
+                    "element_keys": "\n".join(elements),
+                }
+            )
+            self._flush_when_full()
 
     def add_unreadable(self, model_id: str) -> None:
         """Stage a model the listing named but whose record could not be read: present, content unknown."""
         if self._remember(model_id):
             self.unreadable += 1
-            self._stage(model_id, None, None)
+            self._pending.append({"model_id": model_id, "content_hash": None, "elements": None, "raw": None, "element_keys": None})
+            self._flush_when_full()
 
     def finish(
         self,
@@ -218,8 +263,7 @@ class SnapshotWriter:
         self._seen.add(model_id)
         return True
 
-    def _stage(self, model_id: str, hash_: str | None, payload: str | None) -> None:
-        self._pending.append({"model_id": model_id, "content_hash": hash_, "payload": payload})
+    def _flush_when_full(self) -> None:
         if len(self._pending) >= self.batch_size:
             self._flush()
 
@@ -233,28 +277,32 @@ class SnapshotWriter:
 
     def _apply(self, summary: RunSummary, *, closes_allowed: bool) -> int:
         connection = self._connection
-        store_models = models.alias("known")
+        known = models.alias("known")
         connection.execute(
             insert(models).from_select(
                 ["store", "model_id"],
                 select(literal(self.store, String), STAGED.c.model_id).where(
                     STAGED.c.content_hash.is_not(None),
-                    ~exists().where(and_(store_models.c.store == self.store, store_models.c.model_id == STAGED.c.model_id)),
+                    ~exists().where(and_(known.c.store == self.store, known.c.model_id == STAGED.c.model_id)),
                 ),
             )
         )
+        staged_model = and_(models.c.store == self.store, models.c.model_id == STAGED.c.model_id)
+        opened_keys = self._add_new_models(summary, staged_model)
+
         earlier = versions.alias("earlier")
         needing_version = connection.execute(
             select(
                 models.c.id,
                 STAGED.c.content_hash,
-                STAGED.c.payload,
+                STAGED.c.elements,
+                STAGED.c.raw,
                 versions.c.id.label("open_version"),
                 versions.c.elements.label("open_elements"),
                 exists().where(earlier.c.model_pk == models.c.id).label("seen_before"),
             )
             .select_from(STAGED)
-            .join(models, and_(models.c.store == self.store, models.c.model_id == STAGED.c.model_id))
+            .join(models, staged_model)
             .outerjoin(versions, and_(versions.c.model_pk == models.c.id, versions.c.valid_to.is_(None)))
             .where(
                 STAGED.c.content_hash.is_not(None),
@@ -264,21 +312,19 @@ class SnapshotWriter:
 
         new_rows, to_close, closed_elements, deferred = [], [], [], 0
         for row in needing_version:
-            record = json.loads(row.payload)
+            elements = json.loads(row.elements)
             if row.open_version is not None:
                 if not closes_allowed:
                     deferred += 1
                     continue
-                kind, changed = "changed", changed_keys(row.open_elements, record["elements"])
+                kind, changed = "changed", changed_keys(row.open_elements, elements)
                 to_close.append(row.open_version)
                 closed_elements.append(row.open_elements)
                 summary.changed += 1
-            elif row.seen_before:
-                kind, changed = "returned", self._changed_since_last(row.id, record["elements"])
+            else:  # no open version, but an earlier one: models never seen got theirs above
+                kind, changed = "returned", self._changed_since_last(row.id, elements)
                 summary.returned += 1
-            else:
-                kind, changed = "added", []
-                summary.added += 1
+            opened_keys.update(elements.keys())
             new_rows.append(
                 {
                     "model_pk": row.id,
@@ -287,8 +333,8 @@ class SnapshotWriter:
                     "change": kind,
                     "changed_elements": changed,
                     "content_hash": row.content_hash,
-                    "elements": record["elements"],
-                    "raw": record["raw"],
+                    "elements": elements,
+                    "raw": json.loads(row.raw),
                 }
             )
         self._close_versions(to_close)
@@ -308,11 +354,49 @@ class SnapshotWriter:
             summary.removed = len(gone)
         if new_rows:
             connection.execute(insert(versions), new_rows)
-        if new_rows or closed_elements:
-            self._record_coverage([row["elements"] for row in new_rows], closed_elements)
+        opened = summary.added + len(new_rows)
+        if opened or closed_elements:
+            self._record_coverage(opened, opened_keys, closed_elements)
         return deferred
 
-    def _record_coverage(self, opened: list[dict[str, Any]], closed: list[dict[str, Any]]) -> None:
+    def _add_new_models(self, summary: RunSummary, staged_model) -> Counter:
+        """Open the first version of every model never seen before, in one INSERT ... SELECT from the staged
+        JSON text; count them in `summary.added`. Returns how many of them show each element."""
+        connection = self._connection
+        any_version = versions.alias("any_version")
+        first_seen = (
+            select()
+            .select_from(STAGED)
+            .join(models, staged_model)
+            .where(STAGED.c.content_hash.is_not(None), ~exists().where(any_version.c.model_pk == models.c.id))
+        )
+        opened_keys: Counter = Counter()
+        for keys, count in connection.execute(
+            first_seen.add_columns(STAGED.c.element_keys, func.count()).group_by(STAGED.c.element_keys)
+        ):
+            summary.added += count
+            for key in keys.split("\n") if keys else ():
+                opened_keys[key] += count
+        if summary.added:
+            as_json = _json_column if connection.dialect.name == "postgresql" else _json_text
+            connection.execute(
+                insert(versions).from_select(
+                    ["model_pk", "valid_from", "opened_by_run", "change", "changed_elements", "content_hash", "elements", "raw"],
+                    first_seen.add_columns(
+                        models.c.id,
+                        literal(self.observed_at, versions.c.valid_from.type),
+                        literal(self.run_id, versions.c.opened_by_run.type),
+                        literal("added", versions.c.change.type),
+                        literal([], versions.c.changed_elements.type),
+                        STAGED.c.content_hash,
+                        as_json(STAGED.c.elements),
+                        as_json(STAGED.c.raw),
+                    ),
+                )
+            )
+        return opened_keys
+
+    def _record_coverage(self, opened: int, opened_keys: Counter, closed: list[dict[str, Any]]) -> None:
         """The store's coverage after this run: the previous row, plus the versions opened, minus those closed."""
         previous = self._connection.execute(
             select(coverage.c.models, coverage.c.elements)
@@ -322,14 +406,13 @@ class SnapshotWriter:
             .limit(1)
         ).first()
         models, counts = (previous.models, Counter(previous.elements)) if previous else (0, Counter())
-        for elements in opened:
-            counts.update(elements.keys())
+        counts.update(opened_keys)
         for elements in closed:
             counts.subtract(elements.keys())
         self._connection.execute(
             insert(coverage).values(
                 run_id=self.run_id,
-                models=models + len(opened) - len(closed),
+                models=models + opened - len(closed),
                 elements={key: count for key, count in sorted(counts.items()) if count > 0},
             )
         )
