@@ -79,8 +79,19 @@ def _bounded_playwright_handler():
     from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
     from twisted.internet.error import TimeoutError as DownloadTimeoutError
 
+    from crawler.replay_transport import download_via_replay, replay_base_url
+
     class BoundedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         __doc__ = _bounded_playwright_handler.__doc__
+
+        def __init__(self, crawler) -> None:
+            super().__init__(crawler)
+            self.replay_base_url = replay_base_url(crawler.settings)
+
+        async def download_request(self, request):
+            if self.replay_base_url:  # a replay: browser and plain requests both go to the replay server
+                return await download_via_replay(super().download_request, request, self.replay_base_url)
+            return await super().download_request(request)
 
         async def _download_request(self, request, spider=None):
             timeout = request.meta.get("download_timeout") or self._crawler.settings.getfloat("DOWNLOAD_TIMEOUT")

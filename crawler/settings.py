@@ -57,12 +57,17 @@ REPLAY_SETTINGS = {
     },
 }
 
+# A replay swaps the base URL in its download handler (crawler/replay_transport.py). Set below the spiders'
+# own settings: a spider that renders pages keeps its browser handler, which swaps the base URL the same way.
+REPLAY_DOWNLOAD_HANDLERS = {
+    "http": "crawler.replay_transport.ReplayDownloadHandler",
+    "https": "crawler.replay_transport.ReplayDownloadHandler",
+}
+
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.middlewares.ReplayDownloaderMiddleware": 950,
     "crawler.middlewares.StoreAuthMiddleware": 400,
 }
 SPIDER_MIDDLEWARES = {
-    "crawler.middlewares.ReplaySpiderMiddleware": 10,  # last to see the spider's requests
     "crawler.middlewares.RunAccountingMiddleware": 60,  # after HttpErrorMiddleware: only 2xx count as answered
 }
 ITEM_PIPELINES = {

@@ -69,7 +69,7 @@ class StoreSpider(scrapy.Spider):
 
 def _describe(failure) -> str:
     response = getattr(failure.value, "response", None)
-    url = failure.request.meta.get("replay_live_url", failure.request.url)
+    url = failure.request.url
     if response is not None:
         return f"HTTP {response.status} for {url}"
     return f"{failure.type.__name__} for {url}: {failure.getErrorMessage()}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.error
 import urllib.request
@@ -51,3 +52,94 @@ def test_snapshot_metadata_is_read_and_checked(tmp_path):
     (tmp_path / "SNAPSHOT.json").write_text(json.dumps({"store": "x", "observed_at": "last tuesday"}))
     with pytest.raises(StorewatchError, match="not a date"):
         Snapshot.load(tmp_path)
+
+
+# -- the replay transport: what a crawl's download handler does with the replay server --------------------
+
+LIVE_TREE = "https://api.github.com/repos/tensorflow/tfhub.dev/git/trees/master?recursive=1"
+
+
+def replay_handler(base_url: str):
+    from scrapy.utils.test import get_crawler
+
+    from crawler.replay_transport import ReplayDownloadHandler
+
+    return ReplayDownloadHandler(get_crawler(settings_dict={"STOREWATCH_REPLAY_URL": base_url}))
+
+
+def download(handler, *urls: str, **meta):
+    """Responses (or the exception raised) for `urls`, fetched one after another, then the handler closed."""
+    from scrapy import Request
+
+    async def run():
+        results = []
+        for url in urls:
+            try:
+                results.append(await handler.download_request(Request(url, meta=meta)))
+            except Exception as error:  # noqa: BLE001 -- the test looks at which one
+                results.append(error)
+        pooled = len(handler.idle)
+        await handler.close()
+        return results, pooled
+
+    return asyncio.run(run())
+
+
+def test_handler_fetches_live_urls_from_the_snapshot_over_one_kept_alive_connection():
+    directory = snapshot_dir("tfhub", "2021-06-30")
+    with ReplayServer(directory) as server:
+        (tree, missing), pooled = download(replay_handler(server.url), LIVE_TREE, "https://raw.githubusercontent.com/nope.md")
+    assert (tree.status, tree.url) == (200, LIVE_TREE)  # the response keeps the live URL
+    assert tree.body == (directory / TREE.lstrip("/")).read_bytes() and tree.json()["tree"]
+    assert missing.status == 404
+    assert pooled == 1
+
+
+def test_handler_turns_an_unreachable_or_silent_server_into_download_errors():
+    from scrapy.exceptions import DownloadConnectionRefusedError, DownloadTimeoutError
+
+    with ReplayServer(snapshot_dir("tfhub", "2021-06-30")) as server:
+        gone_url = server.url
+    [refused], _ = download(replay_handler(gone_url), LIVE_TREE)
+    assert isinstance(refused, DownloadConnectionRefusedError)
+
+    async def silent(reader, writer):
+        await reader.read(1)
+        await asyncio.sleep(5)
+
+    async def run():
+        listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+        handler = replay_handler(f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}")
+        from scrapy import Request
+
+        try:
+            await handler.download_request(Request(LIVE_TREE, meta={"download_timeout": 0.2}))
+        except DownloadTimeoutError as error:
+            return error
+        finally:
+            listener.close()
+
+    assert "longer than 0.2 s" in str(asyncio.run(run()))
+
+
+def test_handler_retries_on_a_new_connection_when_the_server_closed_a_kept_alive_one():
+    async def once_per_connection(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()  # without saying Connection: close, as a server restarting would
+
+    async def run():
+        listener = await asyncio.start_server(once_per_connection, "127.0.0.1", 0)
+        handler = replay_handler(f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}")
+        from scrapy import Request
+
+        bodies = []
+        for _ in range(3):
+            bodies.append((await handler.download_request(Request(LIVE_TREE))).body)
+            await asyncio.sleep(0.05)  # let the close arrive
+        await handler.close()
+        listener.close()
+        return bodies
+
+    assert asyncio.run(run()) == [b"ok", b"ok", b"ok"]
