@@ -41,8 +41,9 @@ bench: install
 	$(BIN)/python bench/playwright_memory.py
 
 ## check: the schema matches the migrations
-check: install
-	$(BIN)/alembic check
+check: install  # the models match the migrations: upgrade a scratch database, then alembic check
+	@d=$$(mktemp -d) && export STOREWATCH_DATABASE_URL=sqlite:///$$d/check.db && \
+	  $(BIN)/storewatch db upgrade >/dev/null && $(BIN)/alembic check; rc=$$?; rm -rf $$d; exit $$rc
 
 clean:
 	rm -rf $(VENV) data reports .pytest_cache *.egg-info
