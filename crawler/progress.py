@@ -17,10 +17,8 @@ class ProgressLine:
     def __init__(self, crawler, label: str) -> None:
         self.crawler = crawler
         self.label = label
-        self.models = 0
         self.tty = sys.stderr.isatty()
         self.loop = task.LoopingCall(self.show)
-        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -29,9 +27,6 @@ class ProgressLine:
         if not crawler.settings.getbool("STOREWATCH_PROGRESS"):
             raise NotConfigured
         return cls(crawler, crawler.settings.get("STOREWATCH_PROGRESS_LABEL", ""))
-
-    def item_scraped(self, item, response=None, spider=None):
-        self.models += 1
 
     def spider_opened(self, spider):
         if self.tty:
@@ -48,7 +43,7 @@ class ProgressLine:
         failures = (stats.get_value(LISTING_FAILURES) or 0) + (stats.get_value(MODEL_FAILURES) or 0)
         line = (
             f"{self.label} {stats.get_value('response_received_count') or 0} responses, "
-            f"{self.models} models, {failures} failures"
+            f"{stats.get_value('item_scraped_count') or 0} models, {failures} failures"
         )
         sys.stderr.write(f"\r\033[K{line}")
         sys.stderr.flush()

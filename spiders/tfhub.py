@@ -102,7 +102,7 @@ def extract_model(handle: str, versions: dict[int, str], text: str) -> ModelReco
             "kind": kind,
             "versions": sorted(versions),
             # The doc path below the docs folder: the g3doc -> docs move is not a change of the model.
-            "doc": MODEL_DOC.sub(r"\g<publisher>/models/\g<model>/\g<version>.md", versions[latest]),
+            "doc": "{publisher}/models/{model}/{version}.md".format_map(MODEL_DOC.match(versions[latest]).groupdict()),
             "metadata": metadata,
             "text": text,
         },
