@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
@@ -48,6 +50,25 @@ def check_snapshots(store: str, snapshots: list[Snapshot], database_url: str | N
             f"the latest run ({isoformat(latest)}); history is appended in time order -- use a new database"
         )
     return ordered
+
+
+@contextmanager
+def crawl_collector(young_objects: int = 50_000) -> Iterator[None]:
+    """Garbage collection tuned for a crawl, put back afterwards.
+
+    Scrapy and Twisted allocate many short-lived objects per request, and CPython's default (a collection
+    every 700 allocations, walking everything loaded at start-up at each full collection) spent about a
+    tenth of a replayed crawl's time collecting. Freezing the start-up heap and collecting the young
+    generation every `young_objects` allocations keeps that to a few collections; cycles are still freed.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(young_objects, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def run_crawls(
@@ -124,7 +145,8 @@ def run_crawls(
     from twisted.internet import reactor
 
     reactor.callWhenRunning(crawl_all)
-    process.start(stop_after_crawl=False)
+    with crawl_collector():
+        process.start(stop_after_crawl=False)
     if failure:
         raise failure[0]
     return summaries

@@ -37,9 +37,9 @@ REPLAY_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": False,
     "RETRY_TIMES": 0,
     # Middlewares that only matter on the live web (a replayed file is never redirected, compressed,
-    # proxied, cookie-laden or timed out); each costs a little on every request.
+    # proxied, cookie-laden or timed out; no storewatch spider limits its domains, so the offsite filter has
+    # nothing to do); each costs a little on every request.
     "DOWNLOADER_MIDDLEWARES_BASE": {
-        "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": 50,
         "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": 500,
         "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": 550,
         "scrapy.downloadermiddlewares.stats.DownloaderStats": 850,
