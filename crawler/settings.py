@@ -36,18 +36,13 @@ REPLAY_SETTINGS = {
     "DOWNLOAD_DELAY": 0,
     "AUTOTHROTTLE_ENABLED": False,
     "RETRY_TIMES": 0,
-    # Middlewares that only matter on the live web (a replayed file is never redirected, compressed,
-    # proxied, cookie-laden or timed out; no storewatch spider limits its domains, so the offsite filter has
-    # nothing to do); each costs a little on every request.
-    "DOWNLOADER_MIDDLEWARES_BASE": {
-        "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": 500,
-        "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": 550,
-        "scrapy.downloadermiddlewares.stats.DownloaderStats": 850,
-    },
-    "SPIDER_MIDDLEWARES_BASE": {
-        "scrapy.spidermiddlewares.start.StartSpiderMiddleware": 25,
-        "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": 50,
-    },
+    # Only what a replay needs: a replayed file is never redirected, compressed, proxied, cookie-laden or
+    # timed out, the replay server reads no headers or tokens, and no storewatch spider limits its domains
+    # or looks for start requests; every middleware costs a little on every request. Download statistics
+    # stay: a run keeps them.
+    "DOWNLOADER_MIDDLEWARES_BASE": {"scrapy.downloadermiddlewares.stats.DownloaderStats": 850},
+    "DOWNLOADER_MIDDLEWARES": {},
+    "SPIDER_MIDDLEWARES_BASE": {"scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": 50},
     # Extensions a replay needs (stats, early close, memory); the others listen to per-request signals.
     "EXTENSIONS_BASE": {
         "scrapy.extensions.corestats.CoreStats": 0,
