@@ -19,6 +19,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,8 +58,8 @@ def main() -> None:
         again = work / "recrawl"
         shutil.copytree(source, again)
         meta = json.loads((again / "SNAPSHOT.json").read_text())
-        day_after = meta["observed_at"][:8] + f"{int(meta['observed_at'][8:10]) + 1:02d}" + meta["observed_at"][10:]
-        (again / "SNAPSHOT.json").write_text(json.dumps({**meta, "observed_at": day_after}))
+        day_after = Snapshot.load(source).observed_at + timedelta(days=1)
+        (again / "SNAPSHOT.json").write_text(json.dumps({**meta, "observed_at": day_after.isoformat()}))
 
         database = work / "bench.db"
         url = f"sqlite:///{database}"
