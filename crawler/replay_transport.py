@@ -62,7 +62,7 @@ class ReplayDownloadHandler(BaseDownloadHandler):
         message = self._message(request, replay_url(request.url, self.prefix))
         try:
             async with asyncio.timeout(timeout or None):
-                status, headers, body = await self._exchange(message)
+                status, headers, body = await self._exchange(message, with_body=request.method != "HEAD")
         except TimeoutError:
             raise DownloadTimeoutError(f"replay server took longer than {timeout:g} s for {request.url}") from None
         except ConnectionRefusedError:
@@ -82,18 +82,18 @@ class ReplayDownloadHandler(BaseDownloadHandler):
             lines.append(f"Content-Length: {len(request.body)}".encode())
         return b"\r\n".join(lines) + b"\r\n\r\n" + request.body
 
-    async def _exchange(self, message: bytes) -> tuple[int, Headers, bytes]:
+    async def _exchange(self, message: bytes, *, with_body: bool) -> tuple[int, Headers, bytes]:
         """Send one request; a kept-alive connection the server closed meanwhile is retried on a new one."""
         while self.idle:
             reader, writer = self.idle.pop()
             try:
-                return await self._send(reader, writer, message)
+                return await self._send(reader, writer, message, with_body)
             except (ConnectionError, asyncio.IncompleteReadError):
                 writer.close()
         reader, writer = await asyncio.open_connection(self.host, self.port)
-        return await self._send(reader, writer, message)
+        return await self._send(reader, writer, message, with_body)
 
-    async def _send(self, reader, writer, message: bytes) -> tuple[int, Headers, bytes]:
+    async def _send(self, reader, writer, message: bytes, with_body: bool) -> tuple[int, Headers, bytes]:
         try:
             writer.write(message)
             status_line, _, head = (await reader.readuntil(b"\r\n\r\n")).partition(b"\r\n")
@@ -102,7 +102,8 @@ class ReplayDownloadHandler(BaseDownloadHandler):
                 if line:
                     name, _, value = line.partition(b":")
                     headers.appendlist(name.strip(), value.strip())
-            body = await reader.readexactly(int(headers.get(b"Content-Length") or 0))
+            length = int(headers.get(b"Content-Length") or 0) if with_body else 0  # a HEAD answer has no body
+            body = await reader.readexactly(length)
         except BaseException:
             writer.close()
             raise

@@ -67,7 +67,7 @@ def replay_handler(base_url: str):
     return ReplayDownloadHandler(get_crawler(settings_dict={"STOREWATCH_REPLAY_URL": base_url}))
 
 
-def download(handler, *urls: str, **meta):
+def download(handler, *urls: str, method: str = "GET", **meta):
     """Responses (or the exception raised) for `urls`, fetched one after another, then the handler closed."""
     from scrapy import Request
 
@@ -75,7 +75,7 @@ def download(handler, *urls: str, **meta):
         results = []
         for url in urls:
             try:
-                results.append(await handler.download_request(Request(url, meta=meta)))
+                results.append(await handler.download_request(Request(url, method=method, meta=meta)))
             except Exception as error:  # noqa: BLE001 -- the test looks at which one
                 results.append(error)
         pooled = len(handler.idle)
@@ -93,6 +93,9 @@ def test_handler_fetches_live_urls_from_the_snapshot_over_one_kept_alive_connect
     assert tree.body == (directory / TREE.lstrip("/")).read_bytes() and tree.json()["tree"]
     assert missing.status == 404
     assert pooled == 1
+    with ReplayServer(directory) as server:
+        (head, again), pooled = download(replay_handler(server.url), LIVE_TREE, LIVE_TREE, method="HEAD", download_timeout=5)
+    assert (head.status, head.body, again.status, pooled) == (200, b"", 200, 1)  # no body read, the connection reused
 
 
 def test_handler_turns_an_unreachable_or_silent_server_into_download_errors():
