@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
+from scrapy.exceptions import NotConfigured
+
 from crawler.accounting import LISTING_RESPONSES, note_failure
 from crawler.items import UnreadableModel
 
@@ -17,6 +19,8 @@ class StoreAuthMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler):
+        if crawler.settings.get("STOREWATCH_REPLAY_URL"):
+            raise NotConfigured("a replay server needs no token, and is never sent one")
         return cls(crawler)
 
     def process_request(self, request, spider=None):

@@ -37,11 +37,10 @@ REPLAY_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": False,
     "RETRY_TIMES": 0,
     # Only what a replay needs: a replayed file is never redirected, compressed, proxied, cookie-laden or
-    # timed out, the replay server reads no headers or tokens, and no storewatch spider limits its domains
-    # or looks for start requests; every middleware costs a little on every request. Download statistics
-    # stay: a run keeps them.
+    # timed out, the replay server reads no headers, and no storewatch spider limits its domains or looks
+    # for start requests; every middleware costs a little on every request. Download statistics stay: a run
+    # keeps them. (The store-token middleware switches itself off in a replay.)
     "DOWNLOADER_MIDDLEWARES_BASE": {"scrapy.downloadermiddlewares.stats.DownloaderStats": 850},
-    "DOWNLOADER_MIDDLEWARES": {},
     "SPIDER_MIDDLEWARES_BASE": {"scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": 50},
     # Extensions a replay needs (stats, early close, memory); the others listen to per-request signals.
     "EXTENSIONS_BASE": {

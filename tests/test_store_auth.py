@@ -29,3 +29,14 @@ def test_token_is_sent_to_the_stores_api_host_only(monkeypatch):
 
 def test_no_token_no_header(monkeypatch):
     assert authorization("https://api.github.com/repos/tensorflow/tfhub.dev/git/trees/master", monkeypatch, token=None) is None
+
+
+def test_a_replay_never_sends_the_token(monkeypatch):
+    import pytest
+    from scrapy.exceptions import NotConfigured
+    from scrapy.utils.test import get_crawler
+
+    monkeypatch.setenv(TFHUB.auth_env, "secret")
+    with pytest.raises(NotConfigured):
+        StoreAuthMiddleware.from_crawler(get_crawler(settings_dict={"STOREWATCH_REPLAY_URL": "http://127.0.0.1:9"}))
+    assert isinstance(StoreAuthMiddleware.from_crawler(get_crawler()), StoreAuthMiddleware)
