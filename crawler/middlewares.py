@@ -20,7 +20,7 @@ class StoreAuthMiddleware:
     @classmethod
     def from_crawler(cls, crawler):
         if crawler.settings.get("STOREWATCH_REPLAY_URL"):
-            raise NotConfigured("a replay server needs no token, and is never sent one")
+            raise NotConfigured  # a replay server needs no token and is never sent one (no message: no warning)
         return cls(crawler)
 
     def process_request(self, request, spider=None):
