@@ -72,10 +72,16 @@ class ReplayHandler:
                 request_line = await reader.readline()
                 if not request_line:
                     break
-                keep_alive = True
+                keep_alive, body_length = True, 0
                 while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    if line.lower().startswith(b"connection:") and b"close" in line.lower():
+                    name, _, value = line.partition(b":")
+                    name = name.strip().lower()
+                    if name == b"connection" and b"close" in value.lower():
                         keep_alive = False
+                    elif name == b"content-length" and value.strip().isdigit():
+                        body_length = int(value)
+                if body_length:
+                    await reader.readexactly(body_length)  # unread, it would be taken for the next request
                 try:
                     method, target, _version = request_line.decode("latin-1").split()
                 except ValueError:

@@ -20,6 +20,9 @@ from scrapy.core.downloader.handlers.base import BaseDownloadHandler
 from scrapy.exceptions import DownloadConnectionRefusedError, DownloadFailedError, DownloadTimeoutError
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
+from scrapy.utils.misc import build_from_crawler, load_object
+
+LIVE_HTTP_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
 
 
 def replay_url(live_url: str, base_url: str) -> str:
@@ -36,13 +39,32 @@ def replay_base_url(settings) -> str | None:
 async def download_via_replay(download, request, base_url: str):
     """Let `download` fetch `request` from the replay server; the response keeps the live URL."""
     replayed = request.replace(url=replay_url(request.url, base_url))
-    response = await download(replayed)
-    request.meta.update(replayed.meta)  # what the handler left there (scrapy-playwright: the page) is the crawl's
+    try:
+        response = await download(replayed)
+    finally:
+        # What the handler left in the meta belongs to the crawl's request, failed or not: scrapy-playwright
+        # leaves the page there, and an errback must find it to close it.
+        request.meta.update(replayed.meta)
     return response.replace(url=request.url, request=request)
 
 
+class HttpDownloadHandler:
+    """storewatch's http/https download handler (DOWNLOAD_HANDLERS): the replay client below when the crawl
+    replays a snapshot, else Scrapy's own. The replay URL alone decides, however the crawl was started."""
+
+    lazy = True
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return build_from_crawler(http_handler_class(crawler.settings), crawler)
+
+
+def http_handler_class(settings) -> type:
+    return ReplayDownloadHandler if replay_base_url(settings) else load_object(LIVE_HTTP_HANDLER)
+
+
 class ReplayDownloadHandler(BaseDownloadHandler):
-    """The http/https download handler of a replayed crawl (REPLAY_DOWNLOAD_HANDLERS)."""
+    """The http/https download handler of a replayed crawl: talks to the replay server."""
 
     lazy = True  # built on the first request: a crawl that never downloads never connects
 
@@ -102,6 +124,7 @@ class ReplayDownloadHandler(BaseDownloadHandler):
                 if line:
                     name, _, value = line.partition(b":")
                     headers.appendlist(name.strip(), value.strip())
+            status = int(status_line.split(b" ", 2)[1])
             length = int(headers.get(b"Content-Length") or 0) if with_body else 0  # a HEAD answer has no body
             body = await reader.readexactly(length)
         except BaseException:
@@ -111,7 +134,7 @@ class ReplayDownloadHandler(BaseDownloadHandler):
             writer.close()
         else:
             self.idle.append((reader, writer))
-        return int(status_line.split(b" ", 2)[1]), headers, body
+        return status, headers, body
 
     async def close(self) -> None:
         for _reader, writer in self.idle:

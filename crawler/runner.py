@@ -131,8 +131,6 @@ def run_crawls(
         try:
             crawler = process.create_crawler(spider_class(store))
             crawler.settings.setdict(run_settings, priority="cmdline")
-            if snapshot is not None:
-                crawler.settings.set("DOWNLOAD_HANDLERS", default_settings.REPLAY_DOWNLOAD_HANDLERS, priority="project")
             yield process.crawl(crawler)
         finally:
             if server is not None:

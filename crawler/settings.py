@@ -51,11 +51,11 @@ REPLAY_SETTINGS = {
     },
 }
 
-# A replay swaps the base URL in its download handler (crawler/replay_transport.py). Set below the spiders'
-# own settings: a spider that renders pages keeps its browser handler, which swaps the base URL the same way.
-REPLAY_DOWNLOAD_HANDLERS = {
-    "http": "crawler.replay_transport.ReplayDownloadHandler",
-    "https": "crawler.replay_transport.ReplayDownloadHandler",
+# A replay swaps the base URL in the download handler (crawler/replay_transport.py): STOREWATCH_REPLAY_URL
+# alone turns it on. A spider that renders pages sets its own browser handler, which swaps it the same way.
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.replay_transport.HttpDownloadHandler",
+    "https": "crawler.replay_transport.HttpDownloadHandler",
 }
 
 DOWNLOADER_MIDDLEWARES = {

@@ -146,3 +146,48 @@ def test_handler_retries_on_a_new_connection_when_the_server_closed_a_kept_alive
         return bodies
 
     assert asyncio.run(run()) == [b"ok", b"ok", b"ok"]
+
+
+def test_a_failed_browser_download_still_hands_its_page_to_the_errback():
+    """scrapy-playwright leaves the page in the meta of the request it was given; the crawl's request must get
+    it even when the render fails, or the errback cannot close the page and its context stays open."""
+    from scrapy import Request
+
+    from crawler.replay_transport import download_via_replay
+
+    async def failing_render(request):
+        assert request.url == "http://127.0.0.1:9/aws.amazon.com/marketplace/pp/x"
+        request.meta["playwright_page"] = "the page"
+        raise TimeoutError("rendering took too long")
+
+    request = Request("https://aws.amazon.com/marketplace/pp/x", meta={"playwright": True})
+    with pytest.raises(TimeoutError):
+        asyncio.run(download_via_replay(failing_render, request, "http://127.0.0.1:9"))
+    assert request.meta["playwright_page"] == "the page" and request.url == "https://aws.amazon.com/marketplace/pp/x"
+
+
+def test_a_request_body_does_not_put_a_kept_alive_connection_out_of_step():
+    directory = snapshot_dir("tfhub", "2021-06-30")
+    from scrapy import Request
+
+    async def run(base_url):
+        handler = replay_handler(base_url)
+        posted = await handler.download_request(Request(LIVE_TREE, method="POST", body=b"HEAD-looking-body"))
+        head = await handler.download_request(Request(LIVE_TREE, method="HEAD", meta={"download_timeout": 5}))
+        got = await handler.download_request(Request(LIVE_TREE))
+        await handler.close()
+        return posted, head, got
+
+    with ReplayServer(directory) as server:
+        posted, head, got = asyncio.run(run(server.url))
+    assert (posted.status, head.status, head.body, got.status) == (200, 200, b"", 200)
+    assert got.body == (directory / TREE.lstrip("/")).read_bytes()
+
+
+def test_the_replay_url_alone_chooses_the_replay_client():
+    from scrapy.settings import Settings
+
+    from crawler.replay_transport import LIVE_HTTP_HANDLER, ReplayDownloadHandler, http_handler_class
+
+    assert http_handler_class(Settings({"STOREWATCH_REPLAY_URL": "http://127.0.0.1:9"})) is ReplayDownloadHandler
+    assert http_handler_class(Settings()).__name__ == LIVE_HTTP_HANDLER.rsplit(".", 1)[1]
