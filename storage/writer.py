@@ -59,7 +59,7 @@ STAGED = Table(
     Column("model_id", String(512), primary_key=True),
     Column("content_hash", String(32)),  # null: listed, but its record could not be read
     # The record as canonical JSON text, inserted into a new version as it is (no decoding, no re-encoding),
-    # and its element keys, for the coverage counts.
+    # and its element keys (a sorted JSON list), for the coverage counts.
     Column("elements", Text),
     Column("raw", Text),
     Column("element_keys", Text),
@@ -194,7 +194,7 @@ class SnapshotWriter:
                     "content_hash": record_hash(elements_json, raw_json),
                     "elements": elements_json,
                     "raw": raw_json,
-                    "element_keys": "\n".join(elements),
+                    "element_keys": canonical_json(sorted(elements)),
                 }
             )
             self._flush_when_full()
@@ -375,7 +375,7 @@ class SnapshotWriter:
             first_seen.add_columns(STAGED.c.element_keys, func.count()).group_by(STAGED.c.element_keys)
         ):
             summary.added += count
-            for key in keys.split("\n") if keys else ():
+            for key in json.loads(keys):
                 opened_keys[key] += count
         if summary.added:
             as_json = _json_column if connection.dialect.name == "postgresql" else _json_text
