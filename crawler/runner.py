@@ -10,13 +10,12 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
-from scrapy.spiderloader import SpiderLoader
 from scrapy.utils.reactor import install_reactor
 from twisted.internet import defer
 
 from crawler import settings as default_settings
 from crawler.replay import ReplayServer, Snapshot
-from crawler.stores import check_store
+from crawler.stores import StoreSpiderLoader, check_store
 from storage.db import database_url as resolve_database_url
 from storage.db import open_database
 from storage.errors import StorewatchError
@@ -34,7 +33,7 @@ def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
 
 def spider_class(store: str):
     """The spider for `store`, or a one-line error naming the stores there are."""
-    return SpiderLoader.from_settings(project_settings()).load(check_store(store))
+    return StoreSpiderLoader().load(check_store(store))
 
 
 def check_snapshots(store: str, snapshots: list[Snapshot], database_url: str | None) -> list[Snapshot]:

@@ -8,6 +8,7 @@ observed_at, replay base URL) at command-line priority.
 BOT_NAME = "storewatch"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
+SPIDER_LOADER_CLASS = "crawler.stores.StoreSpiderLoader"  # imports only the crawled store's spider
 
 USER_AGENT = "storewatch/0.1 (model-store research crawler; +https://github.com/storewatch/storewatch)"
 ROBOTSTXT_OBEY = True

