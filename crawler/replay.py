@@ -47,7 +47,8 @@ class Snapshot:
 
 
 class ReplayServer:
-    """A replay server in a child process, for the duration of a `with` block; `.url` is its base URL."""
+    """A replay server in a child process, for a `with` block (`.url` is its base URL), or from `start()` to
+    `__exit__` with `ready()` giving the URL once it listens -- so a caller can do other work meanwhile."""
 
     def __init__(self, directory: str | os.PathLike, faults: dict[str, int] | None = None) -> None:
         self.directory = Path(directory)
@@ -55,16 +56,26 @@ class ReplayServer:
         self.url = ""
         self._process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "ReplayServer":
+    def start(self) -> "ReplayServer":
+        """Start the server process; `ready()` waits until it listens."""
         command = [sys.executable, "-m", "crawler.replay_server", str(self.directory), "--port", "0"]
         for pattern, status in self.faults.items():
             command += ["--fail", f"{pattern}={status}"]
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        first_line = self._process.stdout.readline()
-        if " on " not in first_line:
-            self.__exit__(None, None, None)
-            raise StorewatchError(f"replay server for {self.directory} did not start")
-        self.url = first_line.rsplit(" on ", 1)[1].strip()
+        return self
+
+    def ready(self) -> str:
+        """The server's base URL, once it listens; a one-line error if it could not start."""
+        if not self.url:
+            first_line = self._process.stdout.readline()
+            if " on " not in first_line:
+                self.__exit__(None, None, None)
+                raise StorewatchError(f"replay server for {self.directory} did not start")
+            self.url = first_line.rsplit(" on ", 1)[1].strip()
+        return self.url
+
+    def __enter__(self) -> "ReplayServer":
+        self.start().ready()
         return self
 
     def __exit__(self, *exc_info) -> None:

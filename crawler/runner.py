@@ -120,17 +120,17 @@ def run_crawls(
             "STOREWATCH_PROGRESS": progress,
             "STOREWATCH_PROGRESS_LABEL": f"{store} {snapshot.path.name if snapshot else 'live'}:",
         }
-        server = None
-        if snapshot is not None:
-            server = ReplayServer(snapshot.path, faults).__enter__()
-            run_settings.update(
-                default_settings.REPLAY_SETTINGS,
-                STOREWATCH_REPLAY_URL=server.url,
-                STOREWATCH_OBSERVED_AT=isoformat(snapshot.observed_at),
-                STOREWATCH_SOURCE=snapshot.source,
-            )
+        # The replay server starts in its own process while the crawler is built here.
+        server = ReplayServer(snapshot.path, faults).start() if snapshot is not None else None
         try:
             crawler = process.create_crawler(spider_class(store))
+            if server is not None:
+                run_settings.update(
+                    default_settings.REPLAY_SETTINGS,
+                    STOREWATCH_REPLAY_URL=server.ready(),
+                    STOREWATCH_OBSERVED_AT=isoformat(snapshot.observed_at),
+                    STOREWATCH_SOURCE=snapshot.source,
+                )
             crawler.settings.setdict(run_settings, priority="cmdline")
             yield process.crawl(crawler)
         finally:
