@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -50,6 +49,7 @@ from sqlalchemy import (
 
 from storage.errors import StorewatchError
 from storage.models import CrawlRun, Model, ModelVersion, StoreCoverage
+from storage.runs import this_host
 from storage.timeutil import isoformat, utcnow
 
 _staging_metadata = MetaData()
@@ -177,7 +177,7 @@ class SnapshotWriter:
                     spider_version=self.spider_version,
                     source=self.source,
                     pid=os.getpid(),
-                    host=socket.gethostname(),
+                    host=this_host(),  # what recovery compares a running run's host with
                 )
             ).inserted_primary_key[0]
             self._connection.execute(text(f"DROP TABLE IF EXISTS {STAGED.name}"))  # left by a crashed run
