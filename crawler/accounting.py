@@ -10,9 +10,25 @@ from typing import Any
 
 LISTING_RESPONSES = "storewatch/listing_responses"
 LISTING_FAILURES = "storewatch/listing_failures"
+LISTING_MALFORMED = "storewatch/listing_malformed"
 MODEL_FAILURES = "storewatch/model_failures"
 ERROR_SAMPLES = "storewatch/error_samples"
 MAX_SAMPLES = 5
+
+
+class IncompleteListing(Exception):
+    """The store said its listing is incomplete (GitHub truncated a tree, a search hit its cap): the run is
+    `partial`, a known gap rather than a suspect document."""
+
+
+class MalformedListing(Exception):
+    """A listing answered 2xx but is not the document the store serves (HTML where JSON or XML is expected,
+    a JSON of the wrong shape): the run is `suspect` and removes nothing."""
+
+
+class UnreadablePage(Exception):
+    """A model page answered 2xx but is not what the store's model pages look like (empty, HTML where
+    markdown or JSON is expected, required fields missing): the model is kept, counted as an error."""
 
 
 def note_failure(stats, kind: str, message: str) -> None:
@@ -23,26 +39,40 @@ def note_failure(stats, kind: str, message: str) -> None:
         stats.set_value(ERROR_SAMPLES, [*samples, message[:300]])
 
 
-def run_status(stats: dict[str, Any], close_reason: str) -> str:
-    """`complete` only if the crawl finished normally and every listing request was answered.
+def note_malformed_listing(stats, message: str) -> None:
+    """Count a listing that answered with something other than the store's listing document."""
+    stats.inc_value(LISTING_MALFORMED)
+    samples = stats.get_value(ERROR_SAMPLES) or []
+    if len(samples) < MAX_SAMPLES:
+        stats.set_value(ERROR_SAMPLES, [*samples, message[:300]])
 
-    Nothing listed at all is `failed`; some listings answered but not all (or the crawl was cut short) is `partial`.
+
+def run_status(stats: dict[str, Any], close_reason: str) -> str:
+    """`complete` only if the crawl finished normally and every listing request was answered with a listing.
+
+    Nothing listed at all is `failed`; a listing that answered with the wrong document is `suspect`; some
+    listings answered but not all (or the crawl was cut short) is `partial`. The snapshot writer may still
+    judge a `complete` run `suspect` or `partial` against the store's history (storage/health.py).
     """
     if not stats.get(LISTING_RESPONSES):
         return "failed"
+    if stats.get(LISTING_MALFORMED):
+        return "suspect"
     if close_reason != "finished" or stats.get(LISTING_FAILURES):
         return "partial"
     return "complete"
 
 
 def error_count(stats: dict[str, Any]) -> int:
-    return int(stats.get(LISTING_FAILURES, 0)) + int(stats.get(MODEL_FAILURES, 0))
+    return int(stats.get(LISTING_FAILURES, 0)) + int(stats.get(LISTING_MALFORMED, 0)) + int(stats.get(MODEL_FAILURES, 0))
 
 
 def error_summary(stats: dict[str, Any], close_reason: str) -> str | None:
     parts = []
     if close_reason != "finished":
         parts.append(f"crawl ended early ({close_reason})")
+    if stats.get(LISTING_MALFORMED):
+        parts.append(f"{stats[LISTING_MALFORMED]} listing documents not in the expected shape")
     if stats.get(LISTING_FAILURES):
         parts.append(f"{stats[LISTING_FAILURES]} listing requests failed")
     if stats.get(MODEL_FAILURES):

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from scrapy.exceptions import NotConfigured
 
-from crawler.accounting import LISTING_RESPONSES, note_failure
+from crawler.accounting import LISTING_RESPONSES, IncompleteListing, note_failure, note_malformed_listing
 from crawler.items import UnreadableModel
 
 
@@ -36,7 +36,9 @@ class StoreAuthMiddleware:
 class RunAccountingMiddleware:
     """Counts answered listing requests; turns a callback's exception into a counted failure.
 
-    An exception while reading a model's page yields an UnreadableModel, so the model stays present.
+    A listing callback's exception means the 2xx answer was not the listing document (`suspect` run), unless
+    the spider said the listing is merely incomplete (IncompleteListing: a `partial` run). An exception while
+    reading a model's page yields an UnreadableModel, so the model stays present.
     """
 
     def __init__(self, stats) -> None:
@@ -54,7 +56,10 @@ class RunAccountingMiddleware:
         model_id = response.meta.get("model_id")
         message = f"{type(exception).__name__} reading {response.url}: {exception}"
         if response.meta.get("listing"):
-            note_failure(self.stats, "listing", message)
+            if isinstance(exception, IncompleteListing):
+                note_failure(self.stats, "listing", message)
+            else:
+                note_malformed_listing(self.stats, message)
             return []
         if model_id:
             note_failure(self.stats, "model", message)

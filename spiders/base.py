@@ -24,12 +24,21 @@ class StoreConfig:
     obey_robots: bool = True
     auth_env: str | None = None  # env var holding an optional token
     auth_hosts: frozenset[str] = field(default_factory=frozenset)
+    # Elements every record of this store carries; a record without one is unreadable, not a new version.
+    required_elements: tuple[str, ...] = ("name",)
+    # A page larger than this is refused (a model page: unreadable; a listing: failed); half of it logs a warning.
+    max_page_bytes: int = 20 * 1024 * 1024
+    # A listing that can drift between requests (pagination, search ranking): by default a model must be
+    # absent from two complete runs in a row before it is removed (`confirm_removals`, storewatch.toml).
+    listing_can_drift: bool = False
 
     def scrapy_settings(self) -> dict:
         return {
             "DOWNLOAD_DELAY": self.download_delay,
             "CONCURRENT_REQUESTS_PER_DOMAIN": self.concurrency,
             "ROBOTSTXT_OBEY": self.obey_robots,
+            "DOWNLOAD_MAXSIZE": self.max_page_bytes,
+            "DOWNLOAD_WARNSIZE": self.max_page_bytes // 2,
         }
 
 

@@ -8,10 +8,12 @@ from urllib.parse import quote
 
 import yaml
 
+from crawler.accounting import IncompleteListing
+
 GITHUB_HOSTS = frozenset({"api.github.com"})  # a GITHUB_TOKEN raises the API's 60 requests/hour limit
 
 
-class TruncatedListing(Exception):
+class TruncatedListing(IncompleteListing):
     """GitHub cut the tree listing short: the model list is incomplete, so the run cannot be complete."""
 
 
