@@ -7,7 +7,10 @@
   past its time limit is stopped and recorded `partial`; a failed one is recorded `failed` with its reason and
   retried with exponential backoff.
 - At start-up a run left `running` by a dead process is closed as `failed`; one scheduler per database
-  (storage.lock). SIGTERM/SIGINT: no new crawls, running ones get a grace period, then are stopped; exit 0.
+  (storage.lock), which checks before every dispatch and on a heartbeat that it still holds its lock: if
+  not, it dispatches nothing more, lets running crawls finish and exits non-zero. A store another process
+  is writing (each crawl holds its store's lock) is skipped as busy. SIGTERM/SIGINT: no new crawls, running
+  ones get a grace period, then are stopped; exit 0.
 
 `storewatch schedule` runs `Service.run()`. `storewatch demo` runs the same service over recorded snapshots
 with a simulated clock (`Service.run_simulated()`): APScheduler's own job processing decides what runs when,
@@ -47,17 +50,15 @@ from crawler.schedule_config import ServiceConfig, StoreSchedule, cron_trigger, 
 from storage.db import database_url as resolve_database_url
 from storage.db import open_database
 from storage.errors import StorewatchError
-from storage.lock import InstanceLock
+from storage.lock import BUSY, DatabaseLock, acquire_scheduler_lock, store_writer, this_host
 from storage.runs import (
     close_unfinished_run,
     get_run,
     last_observed,
-    live_run,
     prefix_error_summary,
     record_unrecorded_attempt,
     recover_abandoned_runs,
     runs_of_process,
-    this_host,
 )
 from storage.timeutil import isoformat, utcnow
 from storage.writer import latest_observed_at
@@ -184,9 +185,8 @@ class Service:
         self._hurry = threading.Event()
         self._stopped_by: str | None = None
         self._abandoned: list[dict[str, Any]] = []
-        longest = max(schedule.time_limit for schedule in config.stores.values())
-        # A `running` run recorded on another host is taken for abandoned once no crawl could still be going.
-        self.stale_after = timedelta(seconds=longest + 2 * config.stop_timeout + 600)
+        self._lock: DatabaseLock | None = None
+        self.lost_lock: str | None = None  # why the scheduler stopped: it no longer held its lock
 
     # -- the service's life ----------------------------------------------------------------------------
 
@@ -200,8 +200,11 @@ class Service:
             self._retry_abandoned()
             self._log_schedule()
             self.scheduler.resume()
+            next_check = time.monotonic() + self.config.lock_check
             while not self._stopping.wait(0.5):
-                pass
+                if time.monotonic() >= next_check:
+                    self._holds_lock()
+                    next_check = time.monotonic() + self.config.lock_check
             self.scheduler.shutdown(wait=False)
             self._finish_running_crawls()
 
@@ -228,7 +231,7 @@ class Service:
         if _current is not None:
             raise StorewatchError("a storewatch scheduler already runs in this process")
         self.engine = open_database(self.database_url)
-        lock = InstanceLock.acquire(self.engine)
+        lock = self._lock = acquire_scheduler_lock(self.engine)
         handlers = {}
         try:
             self._recover()
@@ -253,8 +256,16 @@ class Service:
         scheduler.add_listener(self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         return scheduler
 
+    def _holds_lock(self) -> bool:
+        """Whether the scheduler still holds its lock; on loss, stop dispatching (once) and say why."""
+        if self.lost_lock is None and not self._lock.still_held():
+            self.lost_lock = "the scheduler lost its lock on the database (its lock connection was closed or the database file replaced)"
+            log.error("%s: dispatching nothing more; %d running crawls finish under their own store locks; then exiting", self.lost_lock, len(self._active))
+            self._stopping.set()
+        return self.lost_lock is None
+
     def _recover(self) -> None:
-        self._abandoned = recover_abandoned_runs(self.engine, stale_after=self.stale_after)
+        self._abandoned = recover_abandoned_runs(self.engine)
         for run in self._abandoned:
             log.warning("%s run %s: %s -- marked failed", run["store"], run["id"], run["error_summary"])
 
@@ -333,7 +344,9 @@ class Service:
                 process.request_stop(reason)
 
     def _finish_running_crawls(self) -> None:
-        deadline = time.monotonic() + self.config.grace_period
+        # After losing the lock the crawls are not the problem: they hold their stores' locks and may finish.
+        grace = float("inf") if self.lost_lock else self.config.grace_period
+        deadline = time.monotonic() + grace
         with self._idle:
             if self._active:
                 log.info("waiting for %d running crawls (%s)", len(self._active), ", ".join(self._active))
@@ -360,7 +373,7 @@ class Service:
             log.warning("%s: not in the configuration; job ignored", store)
             return
         with self._active_lock:
-            if self._stopping.is_set():
+            if self._stopping.is_set() or not self._holds_lock():
                 return
             if store in self._active:
                 log.info("%s: a crawl is already running; this one is skipped", store)
@@ -374,9 +387,9 @@ class Service:
                 self._idle.notify_all()
 
     def _crawl(self, store: str, schedule: StoreSchedule, attempt: int) -> None:
-        other = live_run(self.engine, store, stale_after=self.stale_after)
-        if other is not None:
-            log.info("%s: skipped: run %s is still being recorded by pid %s on %s", store, other["id"], other["pid"], other["host"])
+        writer = store_writer(self.engine, store)
+        if writer is not None:
+            log.info("%s: skipped: busy -- another process is writing it (%s)", store, writer)
             return
         snapshot = None
         if schedule.replay is not None:
@@ -389,6 +402,7 @@ class Service:
             self.database_url,
             snapshot=snapshot.path if snapshot else None,
             faults=schedule.replay_faults,
+            config=self.config.path,
             stop_timeout=self.config.stop_timeout,
             run_begun=lambda pid: bool(runs_of_process(self.engine, store, pid, this_host(), process.started_at)),
         )
@@ -400,6 +414,9 @@ class Service:
         if self._hurry.is_set():
             process.request_stop("the scheduler is shutting down")
         outcome = process.wait(schedule.time_limit)
+        if outcome.returncode == 2 and BUSY in outcome.output:  # another writer took the store first
+            log.info("%s: skipped: busy -- %s", store, outcome.output.removeprefix("error: "))
+            return
         *earlier, last = self._settle(store, process, outcome, snapshot)
         for run in earlier:
             self.on_run(run, "")

@@ -18,9 +18,12 @@ from scrapy import signals
 
 from crawler.items import ModelRecord, UnreadableModel
 from crawler.timetravel import DayRecord
-from crawler.pipelines import kept_stats, normalise_record, run_source
+from crawler.pipelines import kept_stats, normalise_record, record_failure, run_source
 from storage import queries
 from storage.db import open_database
+from storage.errors import StorewatchError
+from storage.health import HealthPolicy
+from storage.lock import DatabaseLock, acquire_store_lock
 from storage.writer import SnapshotWriter, latest_observed_at
 
 
@@ -39,12 +42,15 @@ class ArchivedSnapshot:
 class ArchivePipeline:
     """Writes each ArchivedSnapshot as a run observed at its capture instant; the last one is the crawl's summary."""
 
-    def __init__(self, crawler, database_url: str | None, source: str | None, kept: list[str]) -> None:
+    def __init__(self, crawler, database_url: str | None, source: str | None, kept: list[str], policy: HealthPolicy) -> None:
         self.crawler = crawler
         self.database_url = database_url
         self.source = source
         self.kept_stats = kept
+        self.policy = policy
         self.engine = None
+        self.lock: DatabaseLock | None = None
+        self._own_engine = False
         self.latest: datetime | None = None
         self.summaries: list[dict[str, Any]] = []
         self.day_items: dict[str, list[ModelRecord | UnreadableModel]] = {}
@@ -58,10 +64,21 @@ class ArchivePipeline:
             settings.get("STOREWATCH_DATABASE_URL"),
             run_source(settings),
             settings.getlist("STOREWATCH_KEPT_STATS"),
+            HealthPolicy.from_dict(settings.getdict("STOREWATCH_HEALTH")),
         )
 
     def open_spider(self):
-        self.engine = open_database(self.database_url)
+        # One lock for every day the crawl records: taken by the runner, else here.
+        self.lock = getattr(self.crawler, "storewatch_lock", None)
+        if self.lock is not None:
+            self.engine = self.lock.engine
+        else:
+            self.engine, self._own_engine = open_database(self.database_url), True
+            try:
+                self.lock = acquire_store_lock(self.engine, self.crawler.spider.name)
+            except StorewatchError as error:
+                self.crawler.stats.set_value("storewatch/refused", str(error))
+                raise
         self.latest = latest_observed_at(self.engine, self.crawler.spider.name)
 
     def process_item(self, item):
@@ -75,7 +92,8 @@ class ArchivePipeline:
             return item
         spider = self.crawler.spider
         writer = SnapshotWriter(
-            self.engine, spider.name, item.observed_at, f"{spider.name}/{spider.version}", source=f"{self.source} capture {item.label}"
+            self.engine, spider.name, item.observed_at, f"{spider.name}/{spider.version}",
+            source=f"{self.source} capture {item.label}", lock=self.lock, policy=self.policy,
         )
         writer.start()
         for record in map(normalise_record, item.records):  # day records bypass NormalizePipeline
@@ -83,12 +101,16 @@ class ArchivePipeline:
         for model_id in item.unreadable:
             writer.add_unreadable(model_id)
         stats = kept_stats(self.crawler.stats.get_stats(), self.kept_stats)
-        summary = writer.finish(
-            "complete" if item.complete else "partial",
-            errors=len(item.errors),
-            error_summary="; ".join(item.errors[:5]) or None,
-            stats={**stats, "storewatch/archive_capture": item.label},
-        )
+        try:
+            summary = writer.finish(
+                "complete" if item.complete else "partial",
+                errors=len(item.errors),
+                error_summary="; ".join(item.errors[:5]) or None,
+                stats={**stats, "storewatch/archive_capture": item.label},
+            )
+        except Exception as error:  # noqa: BLE001 -- the day's run must not stay `running`
+            self.crawler.stats.set_value("storewatch/refused", record_failure(writer, error))
+            raise
         self.latest = item.observed_at
         self.summaries.append(summary.as_dict())
         self.crawler.stats.set_value("storewatch/summary", summary.as_dict())
@@ -108,7 +130,8 @@ class ArchivePipeline:
                 "storewatch/refused",
                 f"{spider.name}: the archive gave no capture day to record" + (f" ({samples[0]})" if samples else ""),
             )
-        if self.engine is not None:
+        if self._own_engine:
+            self.lock.release()
             self.engine.dispose()
 
     def day_snapshots(self, spider, reason: str) -> list[ArchivedSnapshot]:

@@ -55,6 +55,7 @@ class CrawlProcess:
         *,
         snapshot: Path | None = None,
         faults: tuple[str, ...] = (),
+        config: Path | None = None,
         stop_timeout: float = 30,
         run_begun: Callable[[int], bool] = lambda pid: True,
     ) -> None:
@@ -62,6 +63,7 @@ class CrawlProcess:
         self.database_url = database_url
         self.snapshot = snapshot
         self.faults = faults
+        self.config = config
         self.stop_timeout = stop_timeout
         self.run_begun = run_begun  # pid -> whether that crawl process has recorded its run as begun
         self.started_at: datetime | None = None
@@ -79,6 +81,8 @@ class CrawlProcess:
 
     def command(self) -> list[str]:
         command = [sys.executable, "-m", "crawler.crawl_process", "crawl", self.store]
+        if self.config is not None:
+            command += ["--config", str(self.config)]
         if self.snapshot is not None:
             command += ["--replay", str(self.snapshot)]
             for rule in self.faults:

@@ -13,6 +13,8 @@ from crawler.elements import ELEMENTS
 from crawler.items import ModelRecord, UnreadableModel
 from storage.db import open_database
 from storage.errors import StorewatchError
+from storage.health import HealthPolicy
+from storage.runs import close_unfinished_run
 from storage.timeutil import isoformat, parse_instant, utcnow
 from storage.writer import SnapshotWriter
 
@@ -66,13 +68,14 @@ class SnapshotPipeline:
     """
 
     def __init__(
-        self, crawler, database_url: str | None, observed_at: str | None, source: str | None, kept: list[str]
+        self, crawler, database_url: str | None, observed_at: str | None, source: str | None, kept: list[str], policy: HealthPolicy
     ) -> None:
         self.crawler = crawler
         self.kept_stats = kept
         self.database_url = database_url
         self.observed_at = parse_instant(observed_at, end_of_day=False) if observed_at else utcnow()
         self.source = source
+        self.policy = policy
         self.writer: SnapshotWriter | None = None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -85,17 +88,19 @@ class SnapshotPipeline:
             settings.get("STOREWATCH_OBSERVED_AT"),
             run_source(settings),
             settings.getlist("STOREWATCH_KEPT_STATS"),
+            HealthPolicy.from_dict(settings.getdict("STOREWATCH_HEALTH")),
         )
 
     def open_spider(self):
         spider = self.crawler.spider
-        engine = open_database(self.database_url)
+        lock = getattr(self.crawler, "storewatch_lock", None)  # taken by the runner; else the writer takes its own
+        engine = lock.engine if lock is not None else open_database(self.database_url)
         self.writer = SnapshotWriter(
-            engine, spider.name, self.observed_at, f"{spider.name}/{spider.version}", source=self.source
+            engine, spider.name, self.observed_at, f"{spider.name}/{spider.version}", source=self.source, lock=lock, policy=self.policy
         )
         try:
             self.writer.start()
-        except StorewatchError as error:  # `storewatch crawl` checks this before crawling; a direct run lands here
+        except StorewatchError as error:  # refused: another writer, an older snapshot, a date in the future
             self.writer = None
             self.crawler.stats.set_value("storewatch/refused", str(error))
             raise
@@ -113,16 +118,33 @@ class SnapshotPipeline:
     def spider_closed(self, spider, reason):
         if self.writer is None:
             return
+        writer, self.writer = self.writer, None
         stats = self.crawler.stats.get_stats()
-        summary = self.writer.finish(
-            run_status(stats, reason),
-            errors=error_count(stats),
-            error_summary=error_summary(stats, reason),
-            stats=kept_stats(stats, self.kept_stats),
-        )
+        try:
+            summary = writer.finish(
+                run_status(stats, reason),
+                errors=error_count(stats),
+                error_summary=error_summary(stats, reason),
+                stats=kept_stats(stats, self.kept_stats),
+            )
+        except Exception as error:  # noqa: BLE001 -- whatever broke, the run must not stay `running`
+            self.crawler.stats.set_value("storewatch/refused", record_failure(writer, error))
+            return
         self.crawler.stats.set_value("storewatch/summary", summary.as_dict())
-        self.writer.engine.dispose()
-        self.writer = None
+        if writer.lock is None or writer.lock.engine is not writer.engine:
+            writer.engine.dispose()
+
+
+def record_failure(writer: SnapshotWriter, error: Exception) -> str:
+    """Close a run whose recording failed as `failed`, with the reason; returns the reason."""
+    if isinstance(error, StorewatchError):
+        reason = str(error)
+    else:
+        detail = str(getattr(error, "orig", None) or error).strip().splitlines()
+        reason = f"{writer.store}: recording run {writer.run_id} failed ({type(error).__name__}: {detail[0] if detail else ''}); nothing was recorded"
+    writer.close()
+    close_unfinished_run(writer.engine, writer.run_id, "failed", reason)
+    return reason
 
 
 def run_source(settings) -> str:

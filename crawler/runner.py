@@ -19,6 +19,9 @@ from crawler.stores import StoreSpiderLoader, check_store
 from storage.db import database_url as resolve_database_url
 from storage.db import open_database
 from storage.errors import StorewatchError
+from storage.health import HealthPolicy
+from storage.lock import DatabaseLock, acquire_store_lock
+from storage.runs import close_unfinished_run
 from storage.timeutil import isoformat
 from storage.writer import latest_observed_at
 
@@ -81,19 +84,38 @@ def run_crawls(
     log_level: str = "WARNING",
     faults: dict[str, int] | None = None,
     extra_settings: dict[str, Any] | None = None,
+    policies: dict[str, HealthPolicy] | None = None,
 ) -> list[dict[str, Any]]:
     """Run each (store, snapshot) crawl in turn -- a None snapshot crawls the live store -- in one reactor.
 
-    Returns the run summaries: the run's counts plus `close_reason`. An interrupted series stops after the
-    current crawl.
+    Each store's writer lock is taken first and held until the last crawl ends, so a second writer of the
+    store is refused at once (LockBusy) and nothing else can slip in between the runs of a series. Returns
+    the run summaries: the run's counts plus `close_reason`. An interrupted series (Ctrl-C once: the current
+    crawl closes and is recorded `partial`; twice: it is stopped at once and its run closed here) raises
+    KeyboardInterrupt once everything it started is gone.
     """
     database_url = resolve_database_url(database_url)
+    engine = open_database(database_url)
+    locks: dict[str, DatabaseLock] = {}
+    try:
+        for store in dict.fromkeys(store for store, _ in jobs):
+            locks[store] = acquire_store_lock(engine, store)
+        return _run_locked(jobs, locks, database_url, on_result, progress, log_level, faults, extra_settings, policies or {})
+    finally:
+        for lock in locks.values():
+            lock.release()
+        engine.dispose()
+
+
+def _run_locked(jobs, locks, database_url, on_result, progress, log_level, faults, extra_settings, policies) -> list[dict[str, Any]]:
     settings = project_settings({"LOG_LEVEL": log_level, **(extra_settings or {})})
     install_reactor(settings["TWISTED_REACTOR"])
     process = CrawlerProcess(settings)
     logging.getLogger("scrapy").setLevel(log_level)
     summaries: list[dict[str, Any]] = []
     failure: list[BaseException] = []
+    servers: list[ReplayServer] = []
+    finished = []
 
     @defer.inlineCallbacks
     def crawl_all():
@@ -107,6 +129,7 @@ def run_crawls(
         except BaseException as error:  # surfaced after the reactor stops
             failure.append(error)
         finally:
+            finished.append(True)
             process.stop()
             from twisted.internet import reactor
 
@@ -122,8 +145,12 @@ def run_crawls(
         }
         # The replay server starts in its own process while the crawler is built here.
         server = ReplayServer(snapshot.path, faults).start() if snapshot is not None else None
+        if server is not None:
+            servers.append(server)
         try:
             crawler = process.create_crawler(spider_class(store))
+            crawler.storewatch_lock = locks[store]  # the pipeline records its runs under the lock taken above
+            run_settings["STOREWATCH_HEALTH"] = (policies.get(store) or HealthPolicy()).as_dict()
             if server is not None:
                 run_settings.update(
                     default_settings.REPLAY_SETTINGS,
@@ -136,6 +163,7 @@ def run_crawls(
         finally:
             if server is not None:
                 server.__exit__(None, None, None)
+                servers.remove(server)
         stats = crawler.stats.get_stats()
         if "storewatch/summary" not in stats:
             raise StorewatchError(stats.get("storewatch/refused") or f"{store}: the crawl recorded no run (see the log above)")
@@ -146,6 +174,15 @@ def run_crawls(
     reactor.callWhenRunning(crawl_all)
     with crawl_collector():
         process.start(stop_after_crawl=False)
+    stopped_abruptly = not finished  # the reactor was stopped under the crawls (Ctrl-C twice)
+    for server in servers:
+        server.__exit__(None, None, None)
+    if stopped_abruptly:
+        for lock in locks.values():
+            for run_id in lock.run_ids:
+                close_unfinished_run(lock.engine, run_id, "partial", "interrupted: stopped at once (Ctrl-C twice) before the run was recorded; nothing was recorded")
     if failure:
         raise failure[0]
+    if stopped_abruptly or any(summary["close_reason"] == "shutdown" for summary in summaries):
+        raise KeyboardInterrupt
     return summaries

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 
 from storage.errors import StorewatchError
+from storage.health import HealthPolicy
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "storewatch.toml"
 CONFIG_ENV = "STOREWATCH_CONFIG"
@@ -29,7 +30,7 @@ class Setting:
     """One setting of storewatch.toml."""
 
     key: str
-    kind: str  # duration | int | bool | cron | timezone | path | rules
+    kind: str  # duration | int | positive | share | bool | cron | timezone | path | rules
     default: Any
     help: str
 
@@ -40,6 +41,7 @@ SCHEDULER_SETTINGS = (
     Setting("grace_period", "duration", 300, "on SIGTERM/SIGINT, how long running crawls may go on before they are stopped"),
     Setting("stop_timeout", "duration", 30, "after a crawl is asked to stop (SIGINT), how long before it is killed"),
     Setting("fail_after", "int", 3, "`storewatch status` exits 1 when a store's last N runs all failed"),
+    Setting("lock_check", "duration", 15, "how often the scheduler checks it still holds its lock on the database (PostgreSQL); it stops when it does not"),
 )
 STORE_SETTINGS = (
     Setting("every", "duration", 86400, "crawl at this interval (`6h`, `1d`, `1w`; a number is seconds)"),
@@ -51,6 +53,15 @@ STORE_SETTINGS = (
     Setting("enabled", "bool", True, "`false` keeps the entry but does not schedule the store"),
     Setting("replay", "path", None, "crawl recorded snapshots (a folder of `<date>/` snapshot directories, or one; relative to the config file) instead of the live store"),
     Setting("replay_faults", "rules", (), "with `replay`: `PATTERN=STATUS` rules the replay server answers with that error (for testing)"),
+)
+# The crawl-health gate (storage/health.py), per store; `storewatch crawl` reads them too, for every store in
+# the file, enabled or not.
+HEALTH_SETTINGS = (
+    Setting("max_drop", "share", 0.2, "a complete run listing more than this share fewer models than the baseline is `suspect` (removals and changes held)"),
+    Setting("tolerated_drop", "int", 5, "... unless it lists at most this many models fewer (a small store may lose a few)"),
+    Setting("baseline_runs", "positive", 1, "the baseline: the mean number of models the store's last N complete runs listed"),
+    Setting("confirm_removals", "positive", None, "complete runs in a row a model must be missing from before it is removed, as of the first (default: 2 for stores whose listing can drift, else 1)"),
+    Setting("max_model_failures", "share", 0.5, "a run with a larger share of unreadable model pages is `partial` (nothing removed)"),
 )
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -94,11 +105,22 @@ class ServiceConfig:
     grace_period: float = 300
     stop_timeout: float = 30
     fail_after: int = 3
+    lock_check: float = 15
     disabled: tuple[str, ...] = field(default=())
+    # store -> crawl-health settings given in the file ([defaults] and [stores.<store>]); "*" holds [defaults]
+    health: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def health_policy(self, store: str, *, listing_can_drift: bool = False) -> HealthPolicy:
+        """The crawl-health gate for `store`: its settings, else [defaults], else the built-in defaults."""
+        values = {setting.key: setting.default for setting in HEALTH_SETTINGS}
+        values["confirm_removals"] = 2 if listing_can_drift else 1
+        values.update(self.health.get("*", {}))
+        values.update(self.health.get(store, {}))
+        return HealthPolicy(**values)
 
 
 def config_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -129,7 +151,8 @@ def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: l
     where = str(path) if path else "config"
     _only_keys(document, {"scheduler", "defaults", "stores"}, where, "")
     service = _section(document, "scheduler", SCHEDULER_SETTINGS, where)
-    defaults = _section(document, "defaults", STORE_SETTINGS, where)
+    defaults = _section(document, "defaults", STORE_SETTINGS + HEALTH_SETTINGS, where)
+    health = {"*": _take(defaults, HEALTH_SETTINGS)}
     _one_schedule(defaults, f"{where}: [defaults]")
     stores_table = document.get("stores", {})
     if not isinstance(stores_table, dict):
@@ -143,7 +166,8 @@ def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: l
             raise StorewatchError(f"{where}: [stores.{store}]: no spider for store {store!r}; known stores: {', '.join(known_stores)}")
         if not isinstance(table, dict):
             raise StorewatchError(f"{where}: stores.{store} must be a table ([stores.{store}])")
-        own = _section({store: table}, store, STORE_SETTINGS, where, prefix="stores.")
+        own = _section({store: table}, store, STORE_SETTINGS + HEALTH_SETTINGS, where, prefix="stores.")
+        health[store] = _take(own, HEALTH_SETTINGS)
         _one_schedule(own, f"{where}: [stores.{store}]")
         values = {**defaults, **own}
         if "every" in own:
@@ -160,7 +184,12 @@ def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: l
         stores[store] = StoreSchedule(store=store, **values)
     if not stores:
         raise StorewatchError(f"{where}: every configured store is disabled; nothing to schedule")
-    return ServiceConfig(path=path, stores=stores, disabled=tuple(disabled), **service)
+    return ServiceConfig(path=path, stores=stores, disabled=tuple(disabled), health=health, **service)
+
+
+def _take(values: dict[str, Any], settings: tuple[Setting, ...]) -> dict[str, Any]:
+    """Remove the given settings from `values`; returns them."""
+    return {setting.key: values.pop(setting.key) for setting in settings if setting.key in values}
 
 
 def _section(document: dict[str, Any], name: str, settings: tuple[Setting, ...], where: str, prefix: str = "") -> dict[str, Any]:
@@ -193,6 +222,15 @@ def _value(setting: Setting, value: Any, label: str) -> Any:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise StorewatchError(f"{label}: expected a whole number ≥ 0, got {value!r}")
         return value
+    if kind == "positive":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise StorewatchError(f"{label}: expected a whole number ≥ 1, got {value!r}")
+        return value
+    if kind == "share":
+        share = _share(value)
+        if share is None:
+            raise StorewatchError(f"{label}: expected a share between 0 and 1 (0.2, or \"20%\"), got {value!r}")
+        return share
     if kind == "bool":
         if not isinstance(value, bool):
             raise StorewatchError(f"{label}: expected true or false, got {value!r}")
@@ -220,6 +258,17 @@ def _value(setting: Setting, value: Any, label: str) -> Any:
             raise StorewatchError(f"{label}: expected a list of 'PATTERN=STATUS' strings, got {value!r}")
         return value
     raise AssertionError(kind)
+
+
+def _share(value: Any) -> float | None:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            value = float(value.strip()[:-1]) / 100
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
+        return float(value)
+    return None
 
 
 def cron_trigger(expression: str, zone: ZoneInfo, jitter: float = 0) -> CronTrigger:

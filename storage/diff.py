@@ -27,7 +27,7 @@ from sqlalchemy import Engine, and_, exists, or_, select
 
 from storage.coverage import Coverage, coverage_at
 from storage.errors import StorewatchError
-from storage.models import CrawlRun, Model, ModelVersion, StoreCoverage
+from storage.models import RECORDED_STATUSES, CrawlRun, Model, ModelVersion, StoreCoverage
 from storage.timeutil import isoformat
 from storage.writer import changed_keys
 
@@ -122,7 +122,7 @@ def diff_store(engine: Engine, store: str, from_at: datetime, to_at: datetime) -
             .order_by(runs.c.observed_at, runs.c.id)
         ).all()
         result.runs = [{"id": run.id, "observed_at": isoformat(run.observed_at), "status": run.status} for run in interval_runs]
-        finished = [run for run in interval_runs if run.status in ("complete", "partial")]
+        finished = [run for run in interval_runs if run.status in RECORDED_STATUSES]
         for run in finished:
             if run.models is not None:
                 result.coverage_to = Coverage(store, run.models, dict(run.elements), run.id, run.observed_at)

@@ -46,7 +46,7 @@ def notable_events(engine: Engine, store: str, since: datetime | None = None) ->
 
 def _run_events(run: dict[str, Any], models_before: int, changed: dict[str, int], event) -> None:
     when, run_id = run["observed_at"], run["id"]
-    if run["status"] in ("partial", "failed"):
+    if run["status"] in ("suspect", "partial", "failed"):
         event(when, run_id, f"{run['status']} run", f"run {run_id} was {run['status']}: {run['error_summary'] or 'no reason recorded'}")
     for element, count in sorted(changed.items(), key=lambda item: -item[1]):
         if count >= MASS_CHANGE_MIN and count >= MASS_CHANGE_SHARE * models_before:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+import hashlib
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.timeutil import UTCDateTime
@@ -18,7 +20,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-RUN_STATUSES = ("running", "complete", "partial", "failed")
+RUN_STATUSES = ("running", "complete", "suspect", "partial", "failed")
+RECORDED_STATUSES = ("complete", "suspect", "partial")  # runs that wrote versions (a failed run writes none)
 CHANGE_KINDS = ("added", "changed", "returned")
 
 
@@ -44,6 +47,8 @@ class CrawlRun(Base):
     removed: Mapped[int] = mapped_column(Integer, default=0)
     returned: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
+    # Models missing from this complete run whose removal waits for confirmation (`confirm_removals`).
+    absent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     spider_version: Mapped[str] = mapped_column(String(64))
     source: Mapped[str | None] = mapped_column(Text)
     error_summary: Mapped[str | None] = mapped_column(Text)
@@ -53,15 +58,21 @@ class CrawlRun(Base):
     host: Mapped[str | None] = mapped_column(String(255))
 
 
+def model_key(model_id: str) -> str:
+    """The fixed-length key a model id is indexed by: ids may be of any length, index entries may not."""
+    return hashlib.sha256(model_id.encode()).hexdigest()[:32]
+
+
 class Model(Base):
     """A model's identity in one store; `model_id` follows the store's documented identity rule."""
 
     __tablename__ = "models"
-    __table_args__ = (UniqueConstraint("store", "model_id"),)
+    __table_args__ = (UniqueConstraint("store", "model_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store: Mapped[str] = mapped_column(String(64))
-    model_id: Mapped[str] = mapped_column(String(512))
+    model_id: Mapped[str] = mapped_column(Text)
+    model_key: Mapped[str] = mapped_column(String(32))  # model_key(model_id)
 
 
 class ModelVersion(Base):
@@ -77,6 +88,15 @@ class ModelVersion(Base):
         Index(None, "model_pk", "valid_from"),
         Index(None, "opened_by_run"),
         Index(None, "closed_by_run"),
+        # The database itself guarantees at most one open version per model and no inverted interval.
+        Index(
+            "uq_model_versions_one_open",
+            "model_pk",
+            unique=True,
+            sqlite_where=text("valid_to IS NULL"),
+            postgresql_where=text("valid_to IS NULL"),
+        ),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="interval_order"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -105,3 +125,48 @@ class StoreCoverage(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), primary_key=True)
     models: Mapped[int] = mapped_column(Integer)
     elements: Mapped[dict[str, int]] = mapped_column(JSON)  # element key -> models showing it (count > 0 only)
+
+
+class Absence(Base):
+    """A model missing from a complete run while its removal waits for confirmation by the next ones.
+
+    Removed once it has been missing from `confirm_removals` complete runs in a row, as of the first of them;
+    seen again in any run, the row goes and nothing was ever removed.
+    """
+
+    __tablename__ = "absences"
+
+    model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True)
+    first_absent_run: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    runs: Mapped[int] = mapped_column(Integer)  # complete runs in a row it was missing from
+
+
+class HeldVersion(Base):
+    """A change or removal a `suspect` run saw but did not apply, kept for `storewatch accept`.
+
+    A change holds the model's new record; a removal (the model was missing) holds no content.
+    """
+
+    __tablename__ = "held_versions"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), primary_key=True)
+    model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True)
+    content_hash: Mapped[str | None] = mapped_column(String(32))
+    elements: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class LockHolder(Base):
+    """Who holds one of storewatch's locks (the scheduler's, or a store's writer lock), for messages and `status`.
+
+    The lock itself lives in the database server (PostgreSQL advisory lock) or the kernel (a lock on the
+    SQLite file); this row only names its holder, and is read only while the lock is held.
+    """
+
+    __tablename__ = "lock_holders"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # "scheduler" or "store:<store>"
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())

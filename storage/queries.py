@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, select
 
 from storage.errors import StorewatchError
-from storage.models import CrawlRun, Model, ModelVersion
+from storage.models import CrawlRun, Model, ModelVersion, model_key
 from storage.timeutil import isoformat
 
 runs = CrawlRun.__table__
@@ -17,15 +17,17 @@ versions = ModelVersion.__table__
 
 RUN_FIELDS = (
     "id", "store", "observed_at", "status", "models_seen", "added", "changed", "removed", "returned", "errors",
-    "started_at", "finished_at", "spider_version", "source", "error_summary", "stats",
+    "absent", "started_at", "finished_at", "spider_version", "source", "error_summary", "stats",
 )
 
 
-def list_runs(engine: Engine, store: str | None = None) -> list[dict[str, Any]]:
+def list_runs(engine: Engine, store: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     """Runs in the order they were observed (then recorded)."""
     query = select(*(runs.c[name] for name in RUN_FIELDS)).order_by(runs.c.observed_at, runs.c.id)
     if store:
         query = query.where(runs.c.store == store)
+    if status:
+        query = query.where(runs.c.status == status)
     with engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
     return [_with_iso_times(dict(row)) for row in rows]
@@ -54,7 +56,7 @@ def model_history(engine: Engine, store: str, model_id: str) -> list[dict[str, A
     query = (
         select(versions)
         .join(models, models.c.id == versions.c.model_pk)
-        .where(models.c.store == store, models.c.model_id == model_id)
+        .where(models.c.store == store, models.c.model_key == model_key(model_id))
         .order_by(versions.c.valid_from, versions.c.id)
     )
     with engine.connect() as connection:

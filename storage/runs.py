@@ -1,20 +1,19 @@
 """Run bookkeeping outside a crawl: recovering abandoned runs, closing runs whose process was stopped, health.
 
 The snapshot writer records a run from inside its crawl. When the crawl process dies first (killed, out of
-memory, its scheduler gone), the run stays `running`; the scheduler settles it here. Versions are applied
-in the same transaction as a run's final status, so a run still `running` has written no version rows:
-closing it as `failed` or `partial` never needs to undo anything.
+memory, its scheduler gone), the run stays `running` until the next writer of the store or the scheduler
+settles it here. Versions are applied in the same transaction as a run's final status, so a run still
+`running` has written no version rows: closing it as `failed` or `partial` never needs to undo anything.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
+from storage.lock import store_writer, this_host
 from storage.models import CrawlRun, Model, ModelVersion
 from storage.timeutil import isoformat, utcnow
 
@@ -28,58 +27,6 @@ RUN_COLUMNS = (
 )
 
 
-def this_host() -> str:
-    return socket.gethostname()
-
-
-def process_alive(pid: int | None, started_before: datetime | None = None) -> bool:
-    """Whether process `pid` on this host still runs (and, on Linux, started no later than `started_before`).
-
-    The start-time check keeps a recycled pid from passing for the crawl that once had it.
-    """
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    started = _process_start(pid)
-    if started is not None and started_before is not None and started > started_before + timedelta(seconds=2):
-        return False
-    return not _is_zombie(pid)
-
-
-def _process_start(pid: int) -> datetime | None:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        with open("/proc/stat") as handle:
-            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
-    except (OSError, StopIteration, IndexError, ValueError):
-        return None
-    ticks = int(fields[19])  # field 22 of /proc/PID/stat, counted after the command name
-    return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK")).astimezone()
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def run_is_live(run: dict[str, Any], *, stale_after: timedelta) -> bool:
-    """A `running` run's process still works on it: alive on this host, or (elsewhere) not older than `stale_after`."""
-    if run["pid"] is None:
-        return False
-    if run["host"] == this_host():
-        return process_alive(run["pid"], run["started_at"])
-    return run["started_at"] > utcnow() - stale_after
-
-
 def running_runs(engine: Engine, store: str | None = None) -> list[dict[str, Any]]:
     query = select(*(runs.c[name] for name in RUN_COLUMNS)).where(runs.c.status == "running").order_by(runs.c.id)
     if store is not None:
@@ -88,23 +35,24 @@ def running_runs(engine: Engine, store: str | None = None) -> list[dict[str, Any
         return [dict(row) for row in connection.execute(query).mappings()]
 
 
-def live_run(engine: Engine, store: str, *, stale_after: timedelta) -> dict[str, Any] | None:
-    """The store's run that some live process is recording right now, if any (another crawl of the store)."""
-    return next((run for run in running_runs(engine, store) if run_is_live(run, stale_after=stale_after)), None)
+def recover_abandoned_runs(engine: Engine, *, store: str | None = None, holding_lock: bool = False) -> list[dict[str, Any]]:
+    """Mark `failed` every `running` run (of `store`, or of any store) that no live process is recording.
 
-
-def recover_abandoned_runs(engine: Engine, *, stale_after: timedelta) -> list[dict[str, Any]]:
-    """Mark every `running` run whose process is gone `failed`, with the reason; returns the runs it closed."""
+    A writer holds its store's lock for as long as it records a run, so a `running` run of a store whose lock
+    is free was left by a process that died (killed, out of memory, its machine gone). A writer that holds the
+    store's lock itself (`holding_lock`) knows every other `running` run of that store is such a run.
+    Returns the runs it closed.
+    """
     closed = []
-    for run in running_runs(engine):
-        if run_is_live(run, stale_after=stale_after):
+    for run in running_runs(engine, store):
+        if not holding_lock and store_writer(engine, run["store"]) is not None:
             continue
         if run["pid"] is None:
             reason = "abandoned: its crawl process is unknown and no longer records it"
         elif run["host"] == this_host():
             reason = f"abandoned: its crawl process (pid {run['pid']}) died before finishing"
         else:
-            reason = f"abandoned: its crawl process (pid {run['pid']} on {run['host']}) did not finish within {stale_after}"
+            reason = f"abandoned: its crawl process (pid {run['pid']} on {run['host']}) stopped before finishing"
         if close_unfinished_run(engine, run["id"], "failed", reason + "; nothing was recorded"):
             closed.append({**run, "status": "failed", "error_summary": reason})
     return closed

@@ -7,10 +7,16 @@ the number of changes, not with the store's size. The rules:
 - a model seen for the first time opens a version (`added`);
 - a model whose content hash differs from its open version closes it and opens a new one (`changed`);
 - a model with no open version but an earlier one opens a new version (`returned`);
-- a model not seen closes its open version (`removed`) -- only in a `complete` run;
-- a `partial` or `failed` run closes nothing: it records additions and returns only, and leaves changes
-  and removals to the next complete run;
+- a model not seen closes its open version (`removed`) -- only in a `complete` run, and only once it has been
+  missing from `confirm_removals` complete runs in a row (then as of the first of them);
+- a `suspect`, `partial` or `failed` run closes nothing: it records additions and returns only, and leaves
+  changes and removals to the next complete run (a suspect run keeps them for `storewatch accept`);
 - a model the listing named but whose page could not be read counts as seen, unchanged.
+
+Before anything is closed the run is judged against the store's history (storage/health.py), and the rules
+hold under concurrency: a writer holds its store's lock from `start` to `finish` (storage/lock.py), a run
+observed before the store's latest one is refused again inside the final transaction, and the database
+allows one open version per model and no interval that ends before it begins.
 
 A run that opens or closes versions also records the store's coverage after it (`store_coverage`): the
 previous counts of models and of models showing each element, plus the versions it opened, minus those it
@@ -24,13 +30,15 @@ import json
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Column,
+    Connection,
     Engine,
+    Integer,
     MetaData,
     String,
     Table,
@@ -48,15 +56,22 @@ from sqlalchemy import (
 )
 
 from storage.errors import StorewatchError
-from storage.models import CrawlRun, Model, ModelVersion, StoreCoverage
-from storage.runs import this_host
+from storage.health import HealthPolicy, judge
+from storage.lock import DatabaseLock, acquire_store_lock, this_host
+from storage.models import RECORDED_STATUSES, Absence, CrawlRun, HeldVersion, Model, ModelVersion, StoreCoverage, model_key
+from storage.runs import recover_abandoned_runs
 from storage.timeutil import isoformat, utcnow
+
+# A live crawl is observed now; a snapshot a little ahead of this machine's clock (another time zone's "today")
+# is fine, one from the future is a mistake that would block every later crawl of the store.
+FUTURE_TOLERANCE = timedelta(days=1)
 
 _staging_metadata = MetaData()
 STAGED = Table(
     "storewatch_staged_models",
     _staging_metadata,
-    Column("model_id", String(512), primary_key=True),
+    Column("model_key", String(32), primary_key=True),
+    Column("model_id", Text),
     Column("content_hash", String(32)),  # null: listed, but its record could not be read
     # The record as canonical JSON text, inserted into a new version as it is (no decoding, no re-encoding),
     # and its element keys (a sorted JSON list), for the coverage counts.
@@ -70,6 +85,8 @@ runs = CrawlRun.__table__
 models = Model.__table__
 versions = ModelVersion.__table__
 coverage = StoreCoverage.__table__
+absences = Absence.__table__
+held = HeldVersion.__table__
 
 
 def canonical_json(value: Any) -> str:
@@ -120,6 +137,7 @@ class RunSummary:
     removed: int = 0
     returned: int = 0
     errors: int = 0
+    absent: int = 0  # missing from this complete run, removal awaiting confirmation
     error_summary: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -129,7 +147,11 @@ class RunSummary:
 
 
 class SnapshotWriter:
-    """Records one crawl run of one store: `start`, then `add`/`add_unreadable` per model, then `finish`."""
+    """Records one crawl run of one store: `start`, then `add`/`add_unreadable` per model, then `finish`.
+
+    The writer holds the store's lock from `start` to `finish`: the one it is given (a crawl that records
+    several runs takes it once), or its own.
+    """
 
     def __init__(
         self,
@@ -140,6 +162,8 @@ class SnapshotWriter:
         *,
         source: str | None = None,
         batch_size: int = 1000,
+        lock: DatabaseLock | None = None,
+        policy: HealthPolicy | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -147,7 +171,11 @@ class SnapshotWriter:
         self.spider_version = spider_version
         self.source = source
         self.batch_size = batch_size
+        self.lock = lock
+        self.policy = policy or HealthPolicy()
         self.run_id: int | None = None
+        self.recovered: list[dict[str, Any]] = []  # runs of dead processes this writer closed at start
+        self._own_lock = False
         self._connection = None
         self._pending: list[dict[str, Any]] = []
         self._seen: set[str] = set()
@@ -157,31 +185,39 @@ class SnapshotWriter:
     # -- the run's life -------------------------------------------------------------------------------------
 
     def start(self) -> int:
-        """Check the snapshot is not older than the store's history, record the run as `running`."""
-        latest = latest_observed_at(self.engine, self.store)
-        if latest is not None and self.observed_at < latest:
+        """Take the store's lock, settle runs left by dead processes, check the snapshot belongs after the
+        store's history, and record the run as `running`."""
+        if self.observed_at > utcnow() + FUTURE_TOLERANCE:
             raise StorewatchError(
-                f"{self.store}: snapshot observed at {isoformat(self.observed_at)} is older than the latest run "
-                f"({isoformat(latest)}); storewatch appends history in time order, so replay older snapshots "
-                f"into a new database"
+                f"{self.store}: observed at {isoformat(self.observed_at)}, more than a day in the future; "
+                f"check the snapshot's SNAPSHOT.json and this machine's clock"
             )
-        self._connection = self.engine.connect()
-        with self._connection.begin():
-            self.run_id = self._connection.execute(
-                insert(runs).values(
-                    store=self.store,
-                    observed_at=self.observed_at,
-                    started_at=utcnow(),
-                    status="running",
-                    models_seen=0, added=0, changed=0, removed=0, returned=0, errors=0,
-                    spider_version=self.spider_version,
-                    source=self.source,
-                    pid=os.getpid(),
-                    host=this_host(),  # what recovery compares a running run's host with
-                )
-            ).inserted_primary_key[0]
-            self._connection.execute(text(f"DROP TABLE IF EXISTS {STAGED.name}"))  # left by a crashed run
-            STAGED.create(self._connection)
+        if self.lock is None:
+            self.lock, self._own_lock = acquire_store_lock(self.engine, self.store), True
+        try:
+            self.recovered = recover_abandoned_runs(self.engine, store=self.store, holding_lock=True)
+            check_time_order(self.engine, self.store, self.observed_at)
+            self._connection = self.lock.connection or self.engine.connect()
+            with self._connection.begin():
+                self.run_id = self._connection.execute(
+                    insert(runs).values(
+                        store=self.store,
+                        observed_at=self.observed_at,
+                        started_at=utcnow(),
+                        status="running",
+                        models_seen=0, added=0, changed=0, removed=0, returned=0, errors=0, absent=0,
+                        spider_version=self.spider_version,
+                        source=self.source,
+                        pid=os.getpid(),
+                        host=this_host(),
+                    )
+                ).inserted_primary_key[0]
+                self._connection.execute(text(f"DROP TABLE IF EXISTS {STAGED.name}"))  # left by a crashed run
+                STAGED.create(self._connection)
+            self.lock.note_run(self.run_id)
+        except BaseException:
+            self.close()
+            raise
         return self.run_id
 
     def add(self, model_id: str, elements: dict[str, Any], raw: dict[str, Any]) -> None:
@@ -190,6 +226,7 @@ class SnapshotWriter:
             elements_json, raw_json = canonical_json(elements), canonical_json(raw)
             self._pending.append(
                 {
+                    "model_key": model_key(model_id),
                     "model_id": model_id,
                     "content_hash": record_hash(elements_json, raw_json),
                     "elements": elements_json,
@@ -203,7 +240,9 @@ class SnapshotWriter:
         """Stage a model the listing named but whose record could not be read: present, content unknown."""
         if self._remember(model_id):
             self.unreadable += 1
-            self._pending.append({"model_id": model_id, "content_hash": None, "elements": None, "raw": None, "element_keys": None})
+            self._pending.append(
+                {"model_key": model_key(model_id), "model_id": model_id, "content_hash": None, "elements": None, "raw": None, "element_keys": None}
+            )
             self._flush_when_full()
 
     def finish(
@@ -214,45 +253,76 @@ class SnapshotWriter:
         error_summary: str | None = None,
         stats: dict[str, Any] | None = None,
     ) -> RunSummary:
-        """Apply the staged models to the versioned tables in one transaction and close the run."""
-        if status not in ("complete", "partial", "failed"):
+        """Judge the run, apply the staged models to the versioned tables in one transaction, close the run.
+
+        `status` is the crawl's own account (`complete`, `suspect`, `partial` or `failed`); the health gate
+        may lower a `complete` one. Raises StorewatchError (after recording the run `failed`) when the store's
+        lock was lost; a newer run recorded meanwhile makes this one `failed` with nothing written.
+        """
+        if status not in ("complete", "suspect", "partial", "failed"):
             raise ValueError(f"unknown run status {status!r}")
-        assert self._connection is not None and self.run_id is not None, "finish() before start()"
-        self._flush()
-        summary = RunSummary(self.run_id, self.store, self.observed_at, status, models_seen=len(self._seen))
-        summary.errors = errors + self.duplicates
-        notes = [error_summary] if error_summary else []
-        if self.duplicates:
-            notes.append(f"{self.duplicates} duplicate model ids ignored")
-        with self._connection.begin():
-            deferred = self._apply(summary, closes_allowed=status == "complete")
-            if deferred:
-                notes.append(f"{deferred} changed models left for the next complete run")
-            summary.error_summary = "; ".join(notes) or None
-            self._connection.execute(
-                update(runs)
-                .where(runs.c.id == self.run_id)
-                .values(
-                    status=status,
-                    finished_at=utcnow(),
-                    models_seen=summary.models_seen,
-                    added=summary.added,
-                    changed=summary.changed,
-                    removed=summary.removed,
-                    returned=summary.returned,
-                    errors=summary.errors,
-                    error_summary=summary.error_summary,
-                    stats=stats,
+        if self._connection is None or self.run_id is None:
+            raise StorewatchError(f"{self.store}: the run was never started, so there is nothing to finish")
+        try:
+            self._flush()
+            summary = RunSummary(self.run_id, self.store, self.observed_at, status, models_seen=len(self._seen))
+            summary.errors = errors + self.duplicates
+            notes = [error_summary] if error_summary else []
+            if self.duplicates:
+                notes.append(f"{self.duplicates} duplicate model ids ignored")
+            with self._connection.begin():
+                if not self.lock.still_held():
+                    raise LostLock(f"{self.store}: this crawl lost the store's lock (its database connection or file went away); nothing was recorded")
+                newer = latest_observed_at(self._connection, self.store, excluding=self.run_id)
+                if newer is not None and newer > self.observed_at:
+                    summary.status = "failed"
+                    notes.insert(0, f"refused: a run observed at {isoformat(newer)} was recorded while this crawl ran; nothing was recorded")
+                else:
+                    verdict = judge(
+                        status, seen=summary.models_seen, unreadable=self.unreadable, baseline=self._baseline(), policy=self.policy
+                    )
+                    summary.status = verdict.status
+                    if verdict.reason:
+                        notes.insert(0, verdict.reason)
+                    notes += self._apply(summary)
+                summary.error_summary = "; ".join(notes) or None
+                finished = self._connection.execute(
+                    update(runs)
+                    .where(runs.c.id == self.run_id, runs.c.status == "running")
+                    .values(
+                        status=summary.status,
+                        finished_at=utcnow(),
+                        models_seen=summary.models_seen,
+                        added=summary.added,
+                        changed=summary.changed,
+                        removed=summary.removed,
+                        returned=summary.returned,
+                        errors=summary.errors,
+                        absent=summary.absent,
+                        error_summary=summary.error_summary,
+                        stats=stats,
+                    )
                 )
-            )
-            STAGED.drop(self._connection)
+                if finished.rowcount != 1:
+                    raise LostLock(f"{self.store}: run {self.run_id} was closed by another process while this crawl ran; nothing was recorded")
+                STAGED.drop(self._connection)
+        except LostLock as error:
+            self.close()
+            from storage.runs import close_unfinished_run
+
+            close_unfinished_run(self.engine, self.run_id, "failed", str(error))
+            raise
         self.close()
         return summary
 
     def close(self) -> None:
-        if self._connection is not None:
+        """Give back the connection and (if the writer took it) the store's lock."""
+        if self._connection is not None and self._connection is not (self.lock.connection if self.lock else None):
             self._connection.close()
-            self._connection = None
+        self._connection = None
+        if self._own_lock and self.lock is not None:
+            self.lock.release()
+            self.lock, self._own_lock = None, False
 
     # -- staging ------------------------------------------------------------------------------------------
 
@@ -273,21 +343,43 @@ class SnapshotWriter:
                 self._connection.execute(insert(STAGED), self._pending)
             self._pending = []
 
+    # -- judging ------------------------------------------------------------------------------------------
+
+    def _baseline(self) -> float | None:
+        """The mean number of models the store's last `baseline_runs` complete runs listed (None: no such run)."""
+        recent = (
+            select(runs.c.models_seen)
+            .where(runs.c.store == self.store, runs.c.status == "complete", runs.c.id != self.run_id)
+            .order_by(runs.c.observed_at.desc(), runs.c.id.desc())
+            .limit(max(1, self.policy.baseline_runs))
+            .subquery()
+        )
+        mean = self._connection.execute(select(func.avg(recent.c.models_seen))).scalar()
+        return None if mean is None else float(mean)  # PostgreSQL's avg() is a Decimal
+
     # -- applying the rules ----------------------------------------------------------------------------
 
-    def _apply(self, summary: RunSummary, *, closes_allowed: bool) -> int:
+    def _apply(self, summary: RunSummary) -> list[str]:
+        """Apply the staged models as the run's status allows; returns notes for the run's error summary."""
         connection = self._connection
+        status = summary.status
+        if status == "failed":
+            return []
         known = models.alias("known")
         connection.execute(
             insert(models).from_select(
-                ["store", "model_id"],
-                select(literal(self.store, String), STAGED.c.model_id).where(
+                ["store", "model_id", "model_key"],
+                select(literal(self.store, String), STAGED.c.model_id, STAGED.c.model_key).where(
                     STAGED.c.content_hash.is_not(None),
-                    ~exists().where(and_(known.c.store == self.store, known.c.model_id == STAGED.c.model_id)),
+                    ~exists().where(and_(known.c.store == self.store, known.c.model_key == STAGED.c.model_key)),
                 ),
             )
         )
-        staged_model = and_(models.c.store == self.store, models.c.model_id == STAGED.c.model_id)
+        staged_model = and_(models.c.store == self.store, models.c.model_key == STAGED.c.model_key)
+        # Any model this run saw is no longer missing, whatever the run's status.
+        connection.execute(
+            absences.delete().where(absences.c.model_pk.in_(select(models.c.id).select_from(STAGED).join(models, staged_model)))
+        )
         opened_keys = self._add_new_models(summary, staged_model)
 
         earlier = versions.alias("earlier")
@@ -310,12 +402,12 @@ class SnapshotWriter:
             )
         ).all()
 
-        new_rows, to_close, closed_elements, deferred = [], [], [], 0
+        new_rows, to_close, closed_elements, held_changes = [], [], [], []
         for row in needing_version:
             elements = json.loads(row.elements)
             if row.open_version is not None:
-                if not closes_allowed:
-                    deferred += 1
+                if status != "complete":
+                    held_changes.append({"run_id": self.run_id, "model_pk": row.id, "content_hash": row.content_hash, "elements": elements, "raw": json.loads(row.raw)})
                     continue
                 kind, changed = "changed", changed_keys(row.open_elements, elements)
                 to_close.append(row.open_version)
@@ -325,39 +417,152 @@ class SnapshotWriter:
                 kind, changed = "returned", self._changed_since_last(row.id, elements)
                 summary.returned += 1
             opened_keys.update(elements.keys())
-            new_rows.append(
-                {
-                    "model_pk": row.id,
-                    "valid_from": self.observed_at,
-                    "opened_by_run": self.run_id,
-                    "change": kind,
-                    "changed_elements": changed,
-                    "content_hash": row.content_hash,
-                    "elements": elements,
-                    "raw": json.loads(row.raw),
-                }
-            )
-        self._close_versions(to_close)
+            new_rows.append(self._version_row(row.id, kind, changed, row.content_hash, elements, json.loads(row.raw)))
+        self._close_versions(to_close, at=self.observed_at, by_run=self.run_id)
 
-        if closes_allowed:
-            gone = connection.execute(
-                select(versions.c.id, versions.c.elements)
-                .join(models, models.c.id == versions.c.model_pk)
-                .where(
-                    models.c.store == self.store,
-                    versions.c.valid_to.is_(None),
-                    ~exists().where(STAGED.c.model_id == models.c.model_id),
+        notes = []
+        if status == "complete":
+            closed_elements += self._remove_missing(summary)
+        elif status == "suspect":
+            held_removals = self._hold(held_changes)
+            if held_changes or held_removals:
+                notes.append(
+                    f"held for `storewatch accept {self.run_id}`: {held_removals} missing models and {len(held_changes)} changed models"
                 )
-            ).all()
-            self._close_versions([row.id for row in gone])
-            closed_elements += [row.elements for row in gone]
-            summary.removed = len(gone)
+        elif held_changes:
+            notes.append(f"{len(held_changes)} changed models left for the next complete run")
         if new_rows:
             connection.execute(insert(versions), new_rows)
         opened = summary.added + len(new_rows)
         if opened or closed_elements:
             self._record_coverage(opened, opened_keys, closed_elements)
-        return deferred
+        return notes
+
+    def _version_row(self, model_pk: int, kind: str, changed: list[str], content_hash: str, elements: dict, raw: dict) -> dict[str, Any]:
+        return {
+            "model_pk": model_pk,
+            "valid_from": self.observed_at,
+            "opened_by_run": self.run_id,
+            "change": kind,
+            "changed_elements": changed,
+            "content_hash": content_hash,
+            "elements": elements,
+            "raw": raw,
+        }
+
+    def _missing(self):
+        """The store's open versions whose model this run did not list."""
+        return (
+            select(versions.c.id, versions.c.model_pk, versions.c.elements)
+            .join(models, models.c.id == versions.c.model_pk)
+            .where(models.c.store == self.store, versions.c.valid_to.is_(None), ~exists().where(STAGED.c.model_key == models.c.model_key))
+        )
+
+    def _remove_missing(self, summary: RunSummary) -> list[dict[str, Any]]:
+        """Close the versions of models missing from this complete run -- at once, or once they have been missing
+        from `confirm_removals` complete runs in a row (as of the first). Returns the elements of the versions
+        closed as of this run (those closed as of an earlier run are accounted to that run)."""
+        connection, needed = self._connection, max(1, self.policy.confirm_removals)
+        missing = self._missing().subquery()
+        connection.execute(update(absences).where(absences.c.model_pk.in_(select(missing.c.model_pk))).values(runs=absences.c.runs + 1))
+        connection.execute(
+            insert(absences).from_select(
+                ["model_pk", "first_absent_run", "runs"],
+                select(missing.c.model_pk, literal(self.run_id, Integer), literal(1, Integer)).where(
+                    ~exists().where(absences.c.model_pk == missing.c.model_pk)
+                ),
+            )
+        )
+        store_absences = absences.join(models, models.c.id == absences.c.model_pk)
+        confirmed = connection.execute(
+            select(absences.c.model_pk, versions.c.id, versions.c.elements, absences.c.first_absent_run.label("first_run"), runs.c.observed_at.label("first_at"))
+            .select_from(store_absences.join(runs, runs.c.id == absences.c.first_absent_run))
+            .join(versions, and_(versions.c.model_pk == absences.c.model_pk, versions.c.valid_to.is_(None)))
+            .where(models.c.store == self.store, absences.c.runs >= needed)
+        ).all()
+        closed_now = self._close_removed(confirmed, summary)
+        summary.absent = connection.execute(select(func.count()).select_from(store_absences).where(models.c.store == self.store)).scalar_one()
+        return closed_now
+
+    def _close_removed(self, removed, summary: RunSummary) -> list[dict[str, Any]]:
+        """Close the versions of removed models, each as of the run it was first missing from (`first_run`,
+        `first_at`); a removal dated at an earlier run is counted there and taken out of the coverage recorded
+        since. Returns the elements of the versions closed as of this run."""
+        closed_now = []
+        by_first_run: dict[tuple[int, datetime], list] = {}
+        for row in removed:
+            by_first_run.setdefault((row.first_run, row.first_at), []).append(row)
+        for (first_run, first_at), rows in by_first_run.items():
+            self._close_versions([row.id for row in rows], at=first_at, by_run=first_run)
+            if first_run == self.run_id:
+                summary.removed += len(rows)
+                closed_now += [row.elements for row in rows]
+            else:
+                self._connection.execute(update(runs).where(runs.c.id == first_run).values(removed=runs.c.removed + len(rows)))
+                self._backdate_coverage(first_run, first_at, [row.elements for row in rows])
+        pks = [row.model_pk for row in removed]
+        for start in range(0, len(pks), 500):
+            self._connection.execute(absences.delete().where(absences.c.model_pk.in_(pks[start : start + 500])))
+        return closed_now
+
+    def accept(self, run: dict[str, Any]) -> RunSummary:
+        """Apply what suspect run `run` held, as of that run (see `accept_run`)."""
+        self.run_id = run["id"]
+        self._connection = self.lock.connection or self.engine.connect()
+        summary = RunSummary(
+            self.run_id, self.store, self.observed_at, "complete", models_seen=run["models_seen"], added=run["added"],
+            returned=run["returned"], errors=run["errors"],
+        )
+        first_absence = (
+            select(absences.c.model_pk, absences.c.first_absent_run, runs.c.observed_at)
+            .join(runs, runs.c.id == absences.c.first_absent_run)
+            .subquery()
+        )
+        try:
+            with self._connection.begin():
+                rows = self._connection.execute(
+                    select(
+                        held.c.model_pk, held.c.content_hash, held.c.elements.label("new_elements"), held.c.raw,
+                        versions.c.id, versions.c.elements, versions.c.content_hash.label("open_hash"),
+                        func.coalesce(first_absence.c.first_absent_run, self.run_id).label("first_run"),
+                        func.coalesce(first_absence.c.observed_at, literal(self.observed_at, runs.c.observed_at.type)).label("first_at"),
+                    )
+                    .join(versions, and_(versions.c.model_pk == held.c.model_pk, versions.c.valid_to.is_(None)))
+                    .outerjoin(first_absence, first_absence.c.model_pk == held.c.model_pk)
+                    .where(held.c.run_id == self.run_id)
+                ).all()
+                changed = [row for row in rows if row.content_hash is not None and row.content_hash != row.open_hash]
+                self._close_versions([row.id for row in changed], at=self.observed_at, by_run=self.run_id)
+                closed = [row.elements for row in changed] + self._close_removed([row for row in rows if row.content_hash is None], summary)
+                opened_keys = Counter(key for row in changed for key in row.new_elements)
+                if changed:
+                    self._connection.execute(
+                        insert(versions),
+                        [self._version_row(row.model_pk, "changed", changed_keys(row.elements, row.new_elements), row.content_hash, row.new_elements, row.raw) for row in changed],
+                    )
+                summary.changed = len(changed)
+                if changed or closed:
+                    self._record_coverage(len(changed), opened_keys, closed)
+                self._connection.execute(held.delete().where(held.c.run_id == self.run_id))
+                summary.error_summary = f"accepted {isoformat(utcnow())}; " + (run["error_summary"] or "")
+                self._connection.execute(
+                    update(runs)
+                    .where(runs.c.id == self.run_id, runs.c.status == "suspect")
+                    .values(status="complete", changed=summary.changed, removed=runs.c.removed + summary.removed, error_summary=summary.error_summary)
+                )
+        finally:
+            self.close()
+        return summary
+
+    def _hold(self, held_changes: list[dict[str, Any]]) -> int:
+        """Keep a suspect run's changes and missing models for `storewatch accept`; returns how many were missing."""
+        connection = self._connection
+        if held_changes:
+            connection.execute(insert(held), held_changes)
+        missing = self._missing().subquery()
+        return connection.execute(
+            insert(held).from_select(["run_id", "model_pk"], select(literal(self.run_id, Integer), missing.c.model_pk))
+        ).rowcount
 
     def _add_new_models(self, summary: RunSummary, staged_model) -> Counter:
         """Open the first version of every model never seen before, in one INSERT ... SELECT from the staged
@@ -397,34 +602,57 @@ class SnapshotWriter:
         return opened_keys
 
     def _record_coverage(self, opened: int, opened_keys: Counter, closed: list[dict[str, Any]]) -> None:
-        """The store's coverage after this run: the previous row, plus the versions opened, minus those closed."""
-        previous = self._connection.execute(
+        """The store's coverage after this run: its row so far (or the previous run's), plus the versions
+        opened, minus those closed."""
+        own = self._connection.execute(select(coverage.c.models, coverage.c.elements).where(coverage.c.run_id == self.run_id)).first()
+        previous = own or self._connection.execute(
             select(coverage.c.models, coverage.c.elements)
             .join(runs, runs.c.id == coverage.c.run_id)
             .where(runs.c.store == self.store, runs.c.id != self.run_id)
             .order_by(runs.c.observed_at.desc(), runs.c.id.desc())
             .limit(1)
         ).first()
-        models, counts = (previous.models, Counter(previous.elements)) if previous else (0, Counter())
+        models_count, counts = (previous.models, Counter(previous.elements)) if previous else (0, Counter())
         counts.update(opened_keys)
         for elements in closed:
             counts.subtract(elements.keys())
-        self._connection.execute(
-            insert(coverage).values(
-                run_id=self.run_id,
-                models=models + opened - len(closed),
-                elements={key: count for key, count in sorted(counts.items()) if count > 0},
-            )
-        )
+        values = {
+            "models": models_count + opened - len(closed),
+            "elements": {key: count for key, count in sorted(counts.items()) if count > 0},
+        }
+        if own:
+            self._connection.execute(update(coverage).where(coverage.c.run_id == self.run_id).values(**values))
+        else:
+            self._connection.execute(insert(coverage).values(run_id=self.run_id, **values))
 
-    def _close_versions(self, version_ids: list[int]) -> None:
+    def _backdate_coverage(self, first_run: int, first_at: datetime, closed: list[dict[str, Any]]) -> None:
+        """Removals confirmed now but dated at run `first_run`: subtract them from the coverage the store
+        recorded from that run on (giving that run a row if it had none)."""
+        store_rows = select(coverage.c.run_id, coverage.c.models, coverage.c.elements, runs.c.observed_at).join(runs, runs.c.id == coverage.c.run_id).where(
+            runs.c.store == self.store, runs.c.id != self.run_id
+        )
+        at_or_after = (runs.c.observed_at > first_at) | and_(runs.c.observed_at == first_at, runs.c.id >= first_run)
+        later = self._connection.execute(store_rows.where(at_or_after)).all()
+        if first_run not in {row.run_id for row in later}:
+            before = self._connection.execute(store_rows.where(~at_or_after).order_by(runs.c.observed_at.desc(), runs.c.id.desc()).limit(1)).first()
+            self._connection.execute(
+                insert(coverage).values(run_id=first_run, models=before.models if before else 0, elements=dict(before.elements) if before else {})
+            )
+            later = self._connection.execute(store_rows.where(at_or_after)).all()
+        for row in later:
+            counts = Counter(row.elements)
+            for elements in closed:
+                counts.subtract(elements.keys())
+            self._connection.execute(
+                update(coverage)
+                .where(coverage.c.run_id == row.run_id)
+                .values(models=row.models - len(closed), elements={key: n for key, n in sorted(counts.items()) if n > 0})
+            )
+
+    def _close_versions(self, version_ids: list[int], *, at: datetime, by_run: int) -> None:
         for start in range(0, len(version_ids), 500):
             chunk = version_ids[start : start + 500]
-            self._connection.execute(
-                update(versions)
-                .where(versions.c.id.in_(chunk))
-                .values(valid_to=self.observed_at, closed_by_run=self.run_id)
-            )
+            self._connection.execute(update(versions).where(versions.c.id.in_(chunk)).values(valid_to=at, closed_by_run=by_run))
 
     def _changed_since_last(self, model_pk: int, elements: dict[str, Any]) -> list[str]:
         last = self._connection.execute(
@@ -436,9 +664,61 @@ class SnapshotWriter:
         return changed_keys(last, elements)
 
 
-def latest_observed_at(engine: Engine, store: str) -> datetime | None:
-    """The instant of the store's latest run that recorded anything (complete or partial)."""
+class LostLock(StorewatchError):
+    """The writer can no longer prove it is the store's only writer: it records nothing."""
+
+
+def latest_observed_at(bind: Engine | Connection, store: str, *, excluding: int | None = None) -> datetime | None:
+    """The instant of the store's latest run that recorded anything (complete, suspect or partial)."""
+    query = select(func.max(runs.c.observed_at)).where(runs.c.store == store, runs.c.status.in_(RECORDED_STATUSES))
+    if excluding is not None:
+        query = query.where(runs.c.id != excluding)
+    if isinstance(bind, Connection):
+        return bind.execute(query).scalar()
+    with bind.connect() as connection:
+        return connection.execute(query).scalar()
+
+
+def check_time_order(engine: Engine, store: str, observed_at: datetime) -> None:
+    """Refuse a snapshot observed before the store's latest recorded run: history is appended in time order."""
+    latest = latest_observed_at(engine, store)
+    if latest is not None and observed_at < latest:
+        raise StorewatchError(
+            f"{store}: snapshot observed at {isoformat(observed_at)} is older than the latest run "
+            f"({isoformat(latest)}); storewatch appends history in time order, so replay older snapshots "
+            f"into a new database"
+        )
+
+
+def accept_run(engine: Engine, run_id: int) -> RunSummary:
+    """A person checked a `suspect` run and found the drop real: apply the changes and removals it held.
+
+    Only the store's latest recorded run can be accepted (history is appended in time order). Removals apply
+    as of the run (or of an earlier complete run the model was already missing from).
+    """
     with engine.connect() as connection:
-        return connection.execute(
-            select(func.max(runs.c.observed_at)).where(runs.c.store == store, runs.c.status.in_(("complete", "partial")))
-        ).scalar()
+        run = connection.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+    if run is None:
+        raise StorewatchError(f"no run {run_id} in the database (see `storewatch runs --status suspect`)")
+    if run["status"] != "suspect":
+        raise StorewatchError(f"run {run_id} is {run['status']}, not suspect: only a suspect run holds changes to accept")
+    lock = acquire_store_lock(engine, run["store"])
+    try:
+        with engine.connect() as connection:
+            later = connection.execute(
+                select(func.min(runs.c.id)).where(
+                    runs.c.store == run["store"],
+                    runs.c.id != run_id,
+                    runs.c.status.in_(RECORDED_STATUSES),
+                    (runs.c.observed_at > run["observed_at"]) | and_(runs.c.observed_at == run["observed_at"], runs.c.id > run_id),
+                )
+            ).scalar()
+        if later is not None:
+            raise StorewatchError(
+                f"run {run_id} is not {run['store']}'s latest run (run {later} came after it): only the latest can be "
+                f"accepted; a later complete run has already settled what run {run_id} held"
+            )
+        writer = SnapshotWriter(engine, run["store"], run["observed_at"], run["spider_version"], lock=lock)
+        return writer.accept(dict(run))
+    finally:
+        lock.release()

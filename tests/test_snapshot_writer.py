@@ -17,8 +17,8 @@ def day(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
-def record(run_models: dict[str, dict], engine, when: str, status: str = "complete", unreadable=()):
-    writer = SnapshotWriter(engine, "teststore", day(when), "teststore/1", batch_size=2)
+def record(run_models: dict[str, dict], engine, when: str, status: str = "complete", unreadable=(), policy=None):
+    writer = SnapshotWriter(engine, "teststore", day(when), "teststore/1", batch_size=2, policy=policy)
     writer.start()
     for model_id, elements in run_models.items():
         writer.add(model_id, elements, {"id": model_id, **elements})
@@ -78,14 +78,18 @@ def test_removal_and_return(engine):
     assert history[1]["changes"] == {"name": {"old": "Beta", "new": "Beta 2"}}
 
 
-@pytest.mark.parametrize("status", ["partial", "failed"])
-def test_partial_or_failed_run_closes_nothing(engine, status):
+@pytest.mark.parametrize("status", ["partial", "suspect", "failed"])
+def test_partial_suspect_or_failed_run_closes_nothing(engine, status):
     record({"a": A, "b": B}, engine, "2020-01-01")
     summary = record({"a": {"name": "Alpha changed"}, "c": C}, engine, "2020-02-01", status=status)
     assert summary.status == status
-    assert (summary.removed, summary.changed, summary.added) == (0, 0, 1)
-    assert "left for the next complete run" in summary.error_summary
-    assert ids_as_of(engine, "2020-02-15") == {"a", "b", "c"}
+    added = 0 if status == "failed" else 1  # a failed run (no listing answered) records nothing at all
+    assert (summary.removed, summary.changed, summary.added) == (0, 0, added)
+    if status == "partial":
+        assert "left for the next complete run" in summary.error_summary
+    if status == "suspect":
+        assert "held for `storewatch accept" in summary.error_summary
+    assert ids_as_of(engine, "2020-02-15") == {"a", "b"} | ({"c"} if added else set())
     with engine.connect() as connection:
         closed = connection.execute(select(func.count()).where(ModelVersion.valid_to.is_not(None))).scalar_one()
     assert closed == 0

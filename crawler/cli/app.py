@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from crawler.cli import admin, backfill, crawl, demo, diff, query, report, service
+from crawler.cli import accept, admin, backfill, crawl, demo, diff, query, report, service
 from crawler.cli.common import stderr
 from storage.errors import StorewatchError
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.command()(crawl.crawl)
 app.command()(backfill.backfill)
 app.command()(query.runs)
+app.command()(accept.accept)
 app.command()(query.models)
 app.command()(query.history)
 app.command()(query.stores)

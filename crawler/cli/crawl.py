@@ -9,7 +9,8 @@ import typer
 
 from crawler.cli.common import DbOption, stderr, stdout
 from crawler.replay import Snapshot, parse_faults
-from crawler.stores import check_store
+from crawler.schedule_config import load_config
+from crawler.stores import check_store, known_stores
 from storage.db import open_database
 
 
@@ -20,6 +21,10 @@ def crawl(
         typer.Option("--replay", help="Replay this snapshot directory instead of the live store; repeat for a series"),
     ] = None,
     db: DbOption = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Config file with the store's crawl-health thresholds [default: $STOREWATCH_CONFIG, ./storewatch.toml, or the shipped one]"),
+    ] = None,
     fail: Annotated[
         list[str] | None,
         typer.Option("--fail", help="With --replay: answer requests matching PATTERN with STATUS (PATTERN=STATUS)", hidden=True),
@@ -29,16 +34,20 @@ def crawl(
     """Crawl STORE once and record the run: live, or from recorded snapshots (oldest first).
 
     Each snapshot is recorded as observed at the date in its SNAPSHOT.json. A snapshot older than the
-    store's latest run is refused: history is appended in time order.
+    store's latest run is refused: history is appended in time order. Only one process writes a store at
+    a time: while another crawls it, this one stops at once (exit status 2). Exit status 1 when a run
+    failed or is suspect, 130 when interrupted (the run is recorded partial).
 
     Example:
 
     \b
         storewatch crawl pytorch_hub --replay snapshots/pytorch_hub/2019-06-30
     """
-    from crawler.runner import check_snapshots, run_crawls  # Scrapy is imported only by commands that crawl
+    from crawler.runner import check_snapshots, run_crawls, spider_class  # Scrapy is imported only by commands that crawl
 
     check_store(store)
+    settings = load_config(config, known_stores=known_stores())
+    policy = settings.health_policy(store, listing_can_drift=spider_class(store).store_config.listing_can_drift)
     snapshots = None
     if replay:
         snapshots = check_snapshots(store, [Snapshot.load(path) for path in replay], db)
@@ -51,18 +60,20 @@ def crawl(
         progress=stderr.is_terminal,
         log_level="INFO" if verbose else "ERROR",
         faults=parse_faults(fail or []),
+        policies={store: policy},
     )
-    if any(summary["status"] == "failed" for summary in summaries):
+    if any(summary["status"] in ("failed", "suspect") for summary in summaries):
         raise typer.Exit(1)
 
 
 def print_summary(summary: dict) -> None:
     """One line per run: when, how it ended, what changed."""
-    colour = {"complete": "green", "partial": "yellow", "failed": "red"}.get(summary["status"], "white")
+    colour = {"complete": "green", "partial": "yellow", "suspect": "magenta", "failed": "red"}.get(summary["status"], "white")
+    absent = f"  ?{summary['absent']} absent" if summary.get("absent") else ""
     line = (
         f"{summary['store']} {summary['observed_at'][:10]}  [{colour}]{summary['status']:<8}[/]"
         f" {summary['models_seen']:>5} seen  +{summary['added']} added  ~{summary['changed']} changed"
-        f"  -{summary['removed']} removed  ^{summary['returned']} returned  {summary['errors']} errors"
+        f"  -{summary['removed']} removed  ^{summary['returned']} returned{absent}  {summary['errors']} errors"
     )
     stdout.print(line, highlight=False)
     if summary.get("error_summary"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -23,25 +24,38 @@ from crawler.stores import check_store, known_stores
 from storage import queries
 from storage.timeutil import parse_instant
 
-RUN_COLUMNS = ["id", "store", "observed_at", "status", "models_seen", "added", "changed", "removed", "returned", "errors"]
+RUN_COLUMNS = ["id", "store", "observed_at", "status", "models_seen", "added", "changed", "removed", "returned", "absent", "errors"]
+
+
+class RunStatus(str, Enum):
+    running = "running"
+    complete = "complete"
+    suspect = "suspect"
+    partial = "partial"
+    failed = "failed"
 MODEL_COLUMNS = ["name", "provider", "version", "task", "license"]
 
 
 def runs(
     store: Annotated[str | None, typer.Option("--store", help="Only this store's runs")] = None,
+    status: Annotated[RunStatus | None, typer.Option("--status", help="Only runs with this status")] = None,
     format: Annotated[TableOrJson, typer.Option("--format", help="Output format")] = TableOrJson.table,
     db: DbOption = None,
 ) -> None:
     """List crawl runs in the order they were observed, with what each one changed.
 
+    `absent` counts models missing from a complete run whose removal waits for confirmation; a suspect
+    run's error summary says why it was not believed and what it holds for `storewatch accept`.
+
     Example:
 
     \b
         storewatch runs --store onnx_zoo --format json
+        storewatch runs --status suspect
     """
     if store:
         check_store(store)
-    rows = queries.list_runs(database(db), store)
+    rows = queries.list_runs(database(db), store, status.value if status else None)
     if format is TableOrJson.json:
         print_json(rows)
     else:

@@ -13,7 +13,7 @@ import typer
 from crawler.cli.common import DbOption, TableOrJson, database, print_json, print_table, stderr, stdout
 from crawler.stores import known_stores
 from crawler.schedule_config import ServiceConfig, config_path, load_config
-from storage.lock import current_holder
+from storage.lock import scheduler_holder, store_writer
 from storage.runs import store_health
 from storage.timeutil import isoformat
 
@@ -33,7 +33,8 @@ def schedule(
     Each crawl runs in its own process; one log line per run goes to stderr. Runs missed while the
     scheduler was down happen once at start-up; failed runs are retried with backoff. SIGTERM or Ctrl-C
     stops it cleanly: no new crawls, running ones get the grace period, then are stopped (recorded
-    partial); exit status 0. Only one scheduler may run on a database.
+    partial); exit status 0. Only one scheduler may run on a database; one that loses its lock (its
+    PostgreSQL connection terminated) dispatches nothing more, lets running crawls finish, and exits 3.
 
     Example:
 
@@ -44,7 +45,10 @@ def schedule(
 
     settings = load_config(config, known_stores=known_stores())
     configure_logging(verbose)
-    scheduler.Service(settings, db).run()
+    service = scheduler.Service(settings, db)
+    service.run()
+    if service.lost_lock:
+        raise typer.Exit(3)  # a supervisor restarts it; the next start takes the lock or says who holds it
 
 
 def status(
@@ -57,7 +61,10 @@ def status(
 ) -> None:
     """Show each configured store: its schedule, next run, last run and its outcome, models tracked.
 
-    Exits with status 1 when some store's last N runs all failed, so a monitor can alert on it.
+    A store is unhealthy when its last N runs all failed, its latest run is suspect (a drop or a listing of
+    the wrong shape: removals held until a good run or `storewatch accept`), most of its latest run's model
+    pages could not be read, or a run was left `running` by a process that died. Exits with status 1 when
+    any store is unhealthy, so a monitor can alert on it; `--format json` gives the reasons.
 
     Example:
 
@@ -76,17 +83,19 @@ def status(
         print_status_table(report)
     unhealthy = [store for store in report["stores"] if not store["healthy"]]
     for store in unhealthy:
-        stderr.print(f"unhealthy: {store['store']}: its last {store['consecutive_failures']} runs failed", highlight=False)
+        stderr.print(f"unhealthy: {store['store']}: {'; '.join(store['health_reasons'])}", highlight=False, markup=False)
     if unhealthy:
         raise typer.Exit(1)
 
 
 def status_report(settings: ServiceConfig, engine, next_runs: dict[str, dict[str, Any]], fail_after: int) -> dict[str, Any]:
     """What `status` shows: the scheduler holding the database, and one entry per configured store."""
-    holder = current_holder(engine)
+    holder = scheduler_holder(engine)
     stores = []
     for store, schedule in settings.stores.items():
         health = store_health(engine, store)
+        writer = store_writer(engine, store)
+        reasons = health_reasons(health, fail_after, settings.health_policy(store).max_model_failures, writer)
         upcoming = next_runs.get(store, {})
         stores.append(
             {
@@ -98,8 +107,10 @@ def status_report(settings: ServiceConfig, engine, next_runs: dict[str, dict[str
                 "last_status": health["last_run"]["status"] if health["last_run"] else None,
                 "consecutive_failures": health["consecutive_failures"],
                 "models_tracked": health["models_tracked"],
-                "crawling": health["running"],
-                "healthy": health["consecutive_failures"] < fail_after,
+                "crawling": writer is not None,
+                "writer": writer,
+                "healthy": not reasons,
+                "health_reasons": reasons,
             }
         )
     return {
@@ -112,12 +123,30 @@ def status_report(settings: ServiceConfig, engine, next_runs: dict[str, dict[str
     }
 
 
+def health_reasons(health: dict[str, Any], fail_after: int, max_model_failures: float, writer: str | None) -> list[str]:
+    """Why a store needs a person's attention (none: healthy), from its recent runs."""
+    reasons = []
+    last = health["last_run"]
+    if health["consecutive_failures"] >= fail_after:
+        reasons.append(f"its last {health['consecutive_failures']} runs failed")
+    if last and last["status"] == "suspect":
+        reasons.append(
+            f"run {last['id']} is suspect ({last['error_summary'] or 'no reason recorded'}); once checked, "
+            f"`storewatch accept {last['id']}`, or wait for a good run"
+        )
+    if last and last["status"] in ("partial", "complete") and last["models_seen"] and last["errors"] / last["models_seen"] > max_model_failures:
+        reasons.append(f"run {last['id']}: {last['errors']} of {last['models_seen']} model pages could not be read")
+    if health["running"] and writer is None:
+        reasons.append("a run was left `running` by a crawl process that died (the next crawl of the store closes it)")
+    return reasons
+
+
 def print_status_table(report: dict[str, Any]) -> None:
     rows = []
     for store in report["stores"]:
         last = store["last_run"] or {}
         outcome = last.get("status", "never run")
-        if last.get("status") == "failed" and last.get("error_summary"):
+        if last.get("status") in ("failed", "suspect") and last.get("error_summary"):
             outcome += f": {last['error_summary']}"
         rows.append(
             {
@@ -128,9 +157,10 @@ def print_status_table(report: dict[str, Any]) -> None:
                 "outcome": outcome + (" (crawling now)" if store["crawling"] else ""),
                 "models": store["models_tracked"],
                 "failures in a row": store["consecutive_failures"],
+                "health": "ok" if store["healthy"] else "; ".join(store["health_reasons"]),
             }
         )
-    print_table(rows, ["store", "schedule", "next run", "last run", "outcome", "models", "failures in a row"])
+    print_table(rows, ["store", "schedule", "next run", "last run", "outcome", "models", "failures in a row", "health"])
     running = report["scheduler"]
     line = f"scheduler: running ({running['holder']})" if running["running"] else "scheduler: not running"
     stdout.print(f"{line} on {report['database']}", highlight=False)

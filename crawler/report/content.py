@@ -13,6 +13,7 @@ from crawler.elements import ELEMENTS
 from storage.coverage import coverage_at, coverage_series
 from storage.crossstore import compare_elements, match_models
 from storage.diff import changes_by_run, diff_store
+from storage.models import RECORDED_STATUSES
 from storage.events import notable_events
 from storage.queries import list_runs
 from storage.timeutil import isoformat, utcnow
@@ -57,7 +58,7 @@ def _store_section(engine: Engine, store: str, title: str, since: datetime | Non
     element_counts = Counter()
     for counts in changes_by_run(engine, store, since).values():
         element_counts.update(counts)
-    recorded = [run for run in timeline if run["status"] in ("complete", "partial")]
+    recorded = [run for run in timeline if run["status"] in RECORDED_STATUSES]
     return {
         "store": store,
         "title": title,
