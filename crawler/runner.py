@@ -14,7 +14,7 @@ from scrapy.utils.reactor import install_reactor
 from twisted.internet import defer
 
 from crawler import settings as default_settings
-from crawler.replay import ReplayServer, Snapshot
+from crawler.replay import FaultRule, ReplayServer, Snapshot
 from crawler.stores import StoreSpiderLoader, check_store
 from storage.db import database_url as resolve_database_url
 from storage.db import open_database
@@ -79,7 +79,7 @@ def run_crawls(
     on_result: Callable[[dict[str, Any]], None] = lambda summary: None,
     progress: bool = False,
     log_level: str = "WARNING",
-    faults: dict[str, int] | None = None,
+    faults: list[FaultRule] | None = None,
     extra_settings: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Run each (store, snapshot) crawl in turn -- a None snapshot crawls the live store -- in one reactor.

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from crawler.cli.common import DbOption, stderr, stdout
+from crawler.cli.common import FAULT_HELP, DbOption, stderr, stdout
 from crawler.replay import Snapshot, parse_faults
 from crawler.stores import check_store
+from storage.errors import StorewatchError
 from storage.db import open_database
 
 
@@ -22,7 +23,7 @@ def crawl(
     db: DbOption = None,
     fail: Annotated[
         list[str] | None,
-        typer.Option("--fail", help="With --replay: answer requests matching PATTERN with STATUS (PATTERN=STATUS)", hidden=True),
+        typer.Option("--fail", metavar="PATTERN=ACTION", help=f"With --replay, rehearse an outage: {FAULT_HELP}"),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Scrapy's log")] = False,
 ) -> None:
@@ -35,10 +36,14 @@ def crawl(
 
     \b
         storewatch crawl pytorch_hub --replay snapshots/pytorch_hub/2019-06-30
+        storewatch crawl onnx_zoo --replay snapshots/onnx_zoo/2023-12-26 --fail 'raw.githubusercontent.com/onnx/*=json:[]'
     """
     from crawler.runner import check_snapshots, run_crawls  # Scrapy is imported only by commands that crawl
 
     check_store(store)
+    faults = parse_faults(fail or [])
+    if faults and not replay:
+        raise StorewatchError("--fail needs --replay: fault rules apply to the replay server, never to a live store")
     snapshots = None
     if replay:
         snapshots = check_snapshots(store, [Snapshot.load(path) for path in replay], db)
@@ -50,7 +55,7 @@ def crawl(
         on_result=print_summary,
         progress=stderr.is_terminal,
         log_level="INFO" if verbose else "ERROR",
-        faults=parse_faults(fail or []),
+        faults=faults,
     )
     if any(summary["status"] == "failed" for summary in summaries):
         raise typer.Exit(1)
