@@ -1,10 +1,11 @@
-"""Fault rules of the replay server (`--fail PATTERN=ACTION`), and what a crawl sees of them."""
+"""Fault rules of the replay server (`--fail PATTERN=ACTION`), and page size limits in the replay transport."""
 
 from __future__ import annotations
 
 import asyncio
 import http.client
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -234,6 +235,83 @@ def test_the_transport_waits_for_a_slow_answer_alone_and_times_it_out():
     assert slow.body == real(page("alexnet")) and slow_seconds >= 0.5
     assert fast.body == real(page("vgg")) and fast_seconds < 0.3
     assert isinstance(timed_out, DownloadTimeoutError) and "longer than 0.1 s" in str(timed_out)
+
+
+def test_an_answer_over_the_maximum_size_is_refused_before_its_body_is_read():
+    from scrapy.exceptions import DownloadCancelledError
+
+    async def huge_then_silent(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 157286400\r\n\r\n<html>")
+        await writer.drain()
+        await asyncio.sleep(5)  # the rest never comes: a client that reads on waits for its timeout
+
+    async def run():
+        listener = await asyncio.start_server(huge_then_silent, "127.0.0.1", 0)
+        handler = replay_handler(f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}", DOWNLOAD_MAXSIZE=20 * 2**20)
+        started = time.monotonic()
+        refused = await fetch(handler, page("vgg"), download_timeout=2)
+        seconds, pooled = time.monotonic() - started, len(handler.idle)
+        await handler.close()
+        listener.close()
+        return refused, seconds, pooled
+
+    refused, seconds, pooled = asyncio.run(run())
+    assert isinstance(refused, DownloadCancelledError) and seconds < 1 and pooled == 0
+    assert "157286400 bytes which is larger than download max size (20971520)" in str(refused)
+    assert live(page("vgg")) in str(refused)  # the message names the live URL, as every error does
+
+
+def test_the_size_limits_come_from_settings_or_the_request_and_warn_below_the_maximum(caplog):
+    from scrapy.exceptions import DownloadCancelledError
+
+    size = len(real(page("vgg")))
+
+    async def run(base_url):
+        limited = replay_handler(base_url, DOWNLOAD_MAXSIZE=size - 1)
+        unlimited = replay_handler(base_url, DOWNLOAD_WARNSIZE=size - 1)
+        answers = [
+            await fetch(limited, page("vgg")),
+            await fetch(limited, page("vgg"), download_maxsize=0),  # the request's own limit: none
+            await fetch(unlimited, page("vgg"), download_maxsize=size - 1),
+            await fetch(unlimited, page("vgg")),  # over the warning size only
+            await fetch(limited, page("vgg")),  # a refusal left no half-read answer on a pooled connection
+        ]
+        await limited.close()
+        await unlimited.close()
+        return answers
+
+    with serve() as server, caplog.at_level(logging.WARNING, logger="crawler.replay_transport"):
+        refused, allowed, refused_by_meta, warned, refused_again = asyncio.run(run(server.url))
+    assert isinstance(refused, DownloadCancelledError) and isinstance(refused_by_meta, DownloadCancelledError)
+    assert isinstance(refused_again, DownloadCancelledError)
+    assert allowed.body == warned.body == real(page("vgg"))
+    warnings = [record.getMessage() for record in caplog.records if "warn size" in record.getMessage()]
+    assert warnings == [f"Expected to receive {size} bytes which is larger than download warn size ({size - 1}) in request <GET {live(page('vgg'))}>."]
+
+
+def test_a_rendered_page_over_the_maximum_size_fails_like_an_http_answer(monkeypatch):
+    """scrapy-playwright 0.0.48 applies no size limit to a render; the browser handler does."""
+    from scrapy import Request
+    from scrapy.exceptions import DownloadCancelledError
+    from scrapy.http import HtmlResponse
+    from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+
+    from crawler.browser import BoundedPlaywrightHandler
+
+    async def renders(self, request):
+        request.meta["playwright_page"] = "the page"
+        return HtmlResponse(request.url, body=b"<html>" + b"x" * 5000, request=request)
+
+    monkeypatch.setattr(ScrapyPlaywrightDownloadHandler, "download_request", renders)
+    handler = object.__new__(BoundedPlaywrightHandler)  # no browser: only the size limit is under test
+    handler.replay_base_url, handler.maxsize, handler.warnsize = "http://127.0.0.1:9", 4096, 0
+    rendered = Request("https://aws.amazon.com/marketplace/pp/x", meta={"playwright": True})
+    with pytest.raises(DownloadCancelledError, match=r"Received 5006 bytes .* max size \(4096\) in request <GET https://aws"):
+        asyncio.run(handler.download_request(rendered))
+    assert rendered.meta["playwright_page"] == "the page"  # the errback can still close it
+    small = Request("https://aws.amazon.com/marketplace/pp/y", meta={"playwright": True, "download_maxsize": 10_000})
+    assert len(asyncio.run(handler.download_request(small)).body) == 5006
 
 
 def test_a_reset_model_page_is_counted_as_an_error_and_the_model_kept(tmp_path):
