@@ -70,16 +70,19 @@ def abort_heavy_resources(request) -> bool:
 
 
 def _bounded_playwright_handler():
-    """scrapy-playwright's handler, with Scrapy's DOWNLOAD_TIMEOUT (or meta `download_timeout`) enforced.
+    """scrapy-playwright's handler, with Scrapy's DOWNLOAD_TIMEOUT and DOWNLOAD_MAXSIZE / DOWNLOAD_WARNSIZE (or
+    their meta keys) enforced on rendered pages.
 
-    Scrapy applies the timeout only in its HTTP handler; a browser download could otherwise wait forever
-    (for a page slot, a context, a request that never settles) and the crawl would never close. A render
-    past the timeout fails like a timed-out HTTP request: the errback closes the page and counts the model.
+    Scrapy applies them only in its HTTP handlers (scrapy-playwright 0.0.48 applies neither to a render). A
+    browser download could otherwise wait forever (for a page slot, a context, a request that never
+    settles) and the crawl would never close; a render past the timeout fails like a timed-out HTTP
+    request: the errback closes the page and counts the model. A rendered page over the maximum size fails
+    as an HTTP answer over it does: it never reaches the spider, and the errback counts the model.
     """
     from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
     from twisted.internet.error import TimeoutError as DownloadTimeoutError
 
-    from crawler.replay_transport import download_via_replay, replay_base_url
+    from crawler.replay_transport import check_page_size, download_via_replay, replay_base_url
 
     class BoundedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         __doc__ = _bounded_playwright_handler.__doc__
@@ -87,11 +90,17 @@ def _bounded_playwright_handler():
         def __init__(self, crawler) -> None:
             super().__init__(crawler)
             self.replay_base_url = replay_base_url(crawler.settings)
+            self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+            self.warnsize = crawler.settings.getint("DOWNLOAD_WARNSIZE")
 
         async def download_request(self, request):
             if self.replay_base_url:  # a replay: browser and plain requests both go to the replay server
-                return await download_via_replay(super().download_request, request, self.replay_base_url)
-            return await super().download_request(request)
+                response = await download_via_replay(super().download_request, request, self.replay_base_url)
+            else:
+                response = await super().download_request(request)
+            if request.meta.get("playwright"):  # a plain request's size was checked by Scrapy's HTTP handler
+                check_page_size(request, len(response.body), self.maxsize, self.warnsize, expected=False)
+            return response
 
         async def _download_request(self, request, spider=None):
             timeout = request.meta.get("download_timeout") or self._crawler.settings.getfloat("DOWNLOAD_TIMEOUT")

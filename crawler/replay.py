@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from crawler import replay_server
-from crawler.replay_server import SNAPSHOT_FILE, BadFaultRule
+from crawler import replay_faults, replay_server
+from crawler.replay_faults import BadFaultRule, FaultRule
+from crawler.replay_server import SNAPSHOT_FILE
 from storage.errors import StorewatchError
 from storage.timeutil import parse_instant
 
@@ -50,17 +51,17 @@ class ReplayServer:
     """A replay server in a child process, for a `with` block (`.url` is its base URL), or from `start()` to
     `__exit__` with `ready()` giving the URL once it listens -- so a caller can do other work meanwhile."""
 
-    def __init__(self, directory: str | os.PathLike, faults: dict[str, int] | None = None) -> None:
+    def __init__(self, directory: str | os.PathLike, faults: list[FaultRule] | None = None) -> None:
         self.directory = Path(directory)
-        self.faults = faults or {}
+        self.faults = faults or []
         self.url = ""
         self._process: subprocess.Popen | None = None
 
     def start(self) -> "ReplayServer":
         """Start the server process; `ready()` waits until it listens."""
         command = [sys.executable, "-m", "crawler.replay_server", str(self.directory), "--port", "0"]
-        for pattern, status in self.faults.items():
-            command += ["--fail", f"{pattern}={status}"]
+        for rule in self.faults:
+            command += ["--fail", str(rule)]
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         return self
 
@@ -86,15 +87,15 @@ class ReplayServer:
             self._process = None
 
 
-def parse_faults(values: list[str]) -> dict[str, int]:
-    """`PATTERN=STATUS` pairs, e.g. `/api.github.com/*=500`; a one-line error for anything else."""
+def parse_faults(values: list[str]) -> list[FaultRule]:
+    """`--fail PATTERN=ACTION` rules, in order (see crawler.replay_faults.parse_fault); a one-line error for a bad one."""
     try:
-        return replay_server.parse_faults(values)
+        return replay_faults.parse_faults(values)
     except BadFaultRule as error:
         raise StorewatchError(str(error)) from None
 
 
-def serve(directory: str | os.PathLike, port: int = 8000, faults: dict[str, int] | None = None) -> None:
+def serve(directory: str | os.PathLike, port: int = 8000, faults: list[FaultRule] | None = None) -> None:
     """Serve a snapshot in the foreground until interrupted."""
     try:
         replay_server.serve(directory, port, faults)

@@ -4,23 +4,32 @@ It speaks HTTP/1.1 with keep-alive on asyncio and runs in its own process (`pyth
 so it gets its own core and starts fast: this module imports nothing but the standard library. Python's stock
 `http.server` (one connection per request) manages only about 200 requests/s; this one serves a crawl at the
 rate Scrapy can take it.
+
+Fault rules (`--fail PATTERN=ACTION`) make it answer some requests as a failing store would, so tests and
+users can rehearse outages (crawler/replay_faults.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import fnmatch
 import mimetypes
 import os
+import socket
+import struct
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from crawler.replay_faults import FAULT_ACTIONS, BadFaultRule, FaultRule, parse_faults
+
 SNAPSHOT_FILE = "SNAPSHOT.json"
-
-
-class BadFaultRule(ValueError):
-    """A --fail rule that is not PATTERN=STATUS."""
+ERROR_PAGE = (  # what a CDN or a store's front end serves when the application behind it fails
+    b"<!DOCTYPE html>\n<html><head><title>Something went wrong</title></head>\n"
+    b"<body><h1>Something went wrong</h1>\n<p>The server is temporarily unable to service your request. "
+    b"Please try again later.</p>\n<p>Reference: replay fault</p></body></html>\n"
+)
 
 
 def local_path(root: Path, target: str) -> Path | None:
@@ -47,24 +56,53 @@ def content_type(path: Path, body: bytes) -> str:
     return "text/plain; charset=utf-8"
 
 
-class ReplayHandler:
-    """Answers requests from one snapshot directory; `faults` maps a path glob to the status it must return."""
+@dataclass(frozen=True)
+class Answer:
+    """What the server does with one request: send this answer (after `delay` seconds), or reset the connection."""
 
-    def __init__(self, root: Path, faults: dict[str, int] | None = None) -> None:
+    status: int
+    body: bytes = b""
+    kind: str = "text/plain"
+    delay: float = 0.0
+    reset: bool = False
+
+
+class ReplayHandler:
+    """Answers requests from one snapshot directory, unless the first fault rule matching a request says otherwise."""
+
+    def __init__(self, root: Path, faults: list[FaultRule] | None = None) -> None:
         self.root = root.resolve()
-        self.faults = faults or {}
+        self.faults = faults or []
         self.requests = 0
 
-    def respond(self, method: str, target: str) -> tuple[int, bytes, str]:
+    def respond(self, method: str, target: str) -> Answer:
         self.requests += 1
-        for pattern, status in self.faults.items():
-            if fnmatch.fnmatchcase(target, pattern):
-                return status, f"replay fault {status}\n".encode(), "text/plain"
+        rule = next((rule for rule in self.faults if rule.matches(target)), None)
+        if rule is None:
+            return self.snapshot_answer(target)
+        if rule.action.isdigit():
+            return Answer(int(rule.action), f"replay fault {rule.action}\n".encode())
+        if rule.action == "json":
+            return Answer(200, rule.argument.encode(), "application/json; charset=utf-8")
+        if rule.action == "html":
+            return Answer(200, ERROR_PAGE, "text/html; charset=utf-8")
+        if rule.action == "reset":
+            return Answer(0, reset=True)
+        real = self.snapshot_answer(target)
+        if rule.action == "slow":
+            return replace(real, delay=float(rule.argument))
+        if rule.action == "empty":  # labelled as the real answer would be: an empty JSON document, say
+            return Answer(200, b"", real.kind if real.status == 200 else "text/plain")
+        if real.status != 200:  # truncate: nothing to cut, the snapshot's own answer stands
+            return real
+        return replace(real, body=real.body[: int(rule.argument)])
+
+    def snapshot_answer(self, target: str) -> Answer:
         path = local_path(self.root, target)
         if path is None or not path.is_file() or path.name == SNAPSHOT_FILE:
-            return 404, b"not in this snapshot\n", "text/plain"
+            return Answer(404, b"not in this snapshot\n")
         body = path.read_bytes()
-        return 200, body, content_type(path, body)
+        return Answer(200, body, content_type(path, body))
 
     async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -86,13 +124,18 @@ class ReplayHandler:
                     method, target, _version = request_line.decode("latin-1").split()
                 except ValueError:
                     break
-                status, body, kind = self.respond(method, target)
+                answer = self.respond(method, target)
+                if answer.delay:
+                    await asyncio.sleep(answer.delay)  # this connection waits; the others are served meanwhile
+                if answer.reset:
+                    reset(writer)
+                    return
                 head = (
-                    f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n"
-                    f"Content-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
+                    f"HTTP/1.1 {answer.status} {_REASONS.get(answer.status, 'Status')}\r\n"
+                    f"Content-Type: {answer.kind}\r\nContent-Length: {len(answer.body)}\r\n"
                     f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
                 ).encode("latin-1")
-                writer.write(head if method == "HEAD" else head + body)
+                writer.write(head if method == "HEAD" else head + answer.body)
                 await writer.drain()
                 if not keep_alive:
                     break
@@ -100,6 +143,14 @@ class ReplayHandler:
             pass
         finally:
             writer.close()
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Drop the connection with a TCP reset and no answer: SO_LINGER 0, then close."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 _REASONS = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
@@ -113,7 +164,7 @@ async def _serve(handler: ReplayHandler, port: int) -> None:
         await server.serve_forever()
 
 
-def serve(directory: str | os.PathLike, port: int = 8000, faults: dict[str, int] | None = None) -> None:
+def serve(directory: str | os.PathLike, port: int = 8000, faults: list[FaultRule] | None = None) -> None:
     """Serve a snapshot in the foreground until interrupted."""
     handler = ReplayHandler(Path(directory), faults)
     try:
@@ -124,24 +175,18 @@ def serve(directory: str | os.PathLike, port: int = 8000, faults: dict[str, int]
         raise SystemExit(f"error: cannot listen on 127.0.0.1:{port}: {error.strerror}") from None
 
 
-def parse_faults(values: list[str]) -> dict[str, int]:
-    """`PATTERN=STATUS` pairs, e.g. `/api.github.com/*=500`."""
-    faults = {}
-    for value in values:
-        pattern, _, status = value.rpartition("=")
-        if not pattern or not status.isdigit():
-            raise BadFaultRule(f"not a fault rule: {value!r} (expected PATTERN=STATUS, e.g. '/api.github.com/*=500')")
-        faults[pattern] = int(status)
-    return faults
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m crawler.replay_server", description="Serve one snapshot directory.")
     parser.add_argument("directory")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--fail", action="append", default=[], metavar="PATTERN=STATUS")
+    parser.add_argument("--fail", action="append", default=[], metavar="PATTERN=ACTION", help=f"ACTION: {FAULT_ACTIONS}")
     args = parser.parse_args(argv)
-    serve(args.directory, args.port, parse_faults(args.fail))
+    try:
+        faults = parse_faults(args.fail)
+    except BadFaultRule as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    serve(args.directory, args.port, faults)
 
 
 if __name__ == "__main__":

@@ -8,21 +8,24 @@ URL back. A spider that renders pages keeps its browser handler, which swaps the
 The replay server is storewatch's own (crawler/replay_server.py): plain HTTP/1.1 on 127.0.0.1, keep-alive,
 every answer with a Content-Length, no redirects, cookies, compression or TLS. So its client here is a few
 lines on asyncio streams with a pool of kept-alive connections: a general HTTP client costs more per request
-than the replay server does, and more to import than a small crawl takes.
+than the replay server does, and more to import than a small crawl takes. It keeps Scrapy's page size limits
+(DOWNLOAD_MAXSIZE, DOWNLOAD_WARNSIZE) as Scrapy's own HTTP/1.1 handler does: `check_page_size`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from urllib.parse import urlsplit
 
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
-from scrapy.exceptions import DownloadConnectionRefusedError, DownloadFailedError, DownloadTimeoutError
+from scrapy.exceptions import DownloadCancelledError, DownloadConnectionRefusedError, DownloadFailedError, DownloadTimeoutError
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.misc import build_from_crawler, load_object
 
 LIVE_HTTP_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
+logger = logging.getLogger(__name__)
 
 
 def replay_url(live_url: str, base_url: str) -> str:
@@ -46,6 +49,23 @@ async def download_via_replay(download, request, base_url: str):
         # leaves the page there, and an errback must find it to close it.
         request.meta.update(replayed.meta)
     return response.replace(url=request.url, request=request)
+
+
+def check_page_size(request, size: int, maxsize: int, warnsize: int, *, expected: bool) -> None:
+    """DOWNLOAD_MAXSIZE and DOWNLOAD_WARNSIZE (`maxsize`, `warnsize`; the request's `download_maxsize` and
+    `download_warnsize` meta keys first; 0 is no limit) as Scrapy's HTTP/1.1 handler applies them: a page
+    over the maximum is refused (DownloadCancelledError), one over the warning size is logged. `expected`:
+    `size` is the announced Content-Length, not bytes received.
+    """
+    maxsize = request.meta.get("download_maxsize", maxsize)
+    warnsize = request.meta.get("download_warnsize", warnsize)
+    said = "Expected to receive" if expected else "Received"
+    if maxsize and size > maxsize:
+        message = f"{said} {size} bytes which is larger than download max size ({maxsize}) in request {request}."
+        logger.warning(message)
+        raise DownloadCancelledError(message)
+    if warnsize and size > warnsize:
+        logger.warning(f"{said} {size} bytes which is larger than download warn size ({warnsize}) in request {request}.")
 
 
 class HttpDownloadHandler:
@@ -77,6 +97,8 @@ class ReplayDownloadHandler(BaseDownloadHandler):
         self.host, self.port = server.hostname, server.port or 80
         self.prefix = server.path.rstrip("/")
         self.timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
+        self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        self.warnsize = crawler.settings.getint("DOWNLOAD_WARNSIZE")
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def download_request(self, request):
@@ -84,7 +106,7 @@ class ReplayDownloadHandler(BaseDownloadHandler):
         message = self._message(request, replay_url(request.url, self.prefix))
         try:
             async with asyncio.timeout(timeout or None):
-                status, headers, body = await self._exchange(message, with_body=request.method != "HEAD")
+                status, headers, body = await self._exchange(message, request)
         except TimeoutError:
             raise DownloadTimeoutError(f"replay server took longer than {timeout:g} s for {request.url}") from None
         except ConnectionRefusedError:
@@ -104,18 +126,20 @@ class ReplayDownloadHandler(BaseDownloadHandler):
             lines.append(f"Content-Length: {len(request.body)}".encode())
         return b"\r\n".join(lines) + b"\r\n\r\n" + request.body
 
-    async def _exchange(self, message: bytes, *, with_body: bool) -> tuple[int, Headers, bytes]:
+    async def _exchange(self, message: bytes, request) -> tuple[int, Headers, bytes]:
         """Send one request; a kept-alive connection the server closed meanwhile is retried on a new one."""
         while self.idle:
             reader, writer = self.idle.pop()
             try:
-                return await self._send(reader, writer, message, with_body)
+                return await self._send(reader, writer, message, request)
             except (ConnectionError, asyncio.IncompleteReadError):
                 writer.close()
         reader, writer = await asyncio.open_connection(self.host, self.port)
-        return await self._send(reader, writer, message, with_body)
+        return await self._send(reader, writer, message, request)
 
-    async def _send(self, reader, writer, message: bytes, with_body: bool) -> tuple[int, Headers, bytes]:
+    async def _send(self, reader, writer, message: bytes, request) -> tuple[int, Headers, bytes]:
+        """One exchange on one connection; on any error (a refused size too) the connection is closed, never
+        pooled with an answer half read."""
         try:
             writer.write(message)
             status_line, _, head = (await reader.readuntil(b"\r\n\r\n")).partition(b"\r\n")
@@ -125,7 +149,8 @@ class ReplayDownloadHandler(BaseDownloadHandler):
                     name, _, value = line.partition(b":")
                     headers.appendlist(name.strip(), value.strip())
             status = int(status_line.split(b" ", 2)[1])
-            length = int(headers.get(b"Content-Length") or 0) if with_body else 0  # a HEAD answer has no body
+            length = int(headers.get(b"Content-Length") or 0) if request.method != "HEAD" else 0  # HEAD: no body
+            check_page_size(request, length, self.maxsize, self.warnsize, expected=True)
             body = await reader.readexactly(length)
         except BaseException:
             writer.close()

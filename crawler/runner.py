@@ -14,7 +14,7 @@ from scrapy.utils.reactor import install_reactor
 from twisted.internet import defer
 
 from crawler import settings as default_settings
-from crawler.replay import ReplayServer, Snapshot
+from crawler.replay import FaultRule, ReplayServer, Snapshot
 from crawler.stores import StoreSpiderLoader, check_store
 from storage.db import database_url as resolve_database_url
 from storage.db import open_database
@@ -82,7 +82,7 @@ def run_crawls(
     on_result: Callable[[dict[str, Any]], None] = lambda summary: None,
     progress: bool = False,
     log_level: str = "WARNING",
-    faults: dict[str, int] | None = None,
+    faults: list[FaultRule] | None = None,
     extra_settings: dict[str, Any] | None = None,
     policies: dict[str, HealthPolicy] | None = None,
 ) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from crawler.replay_faults import BadFaultRule, parse_faults
 from storage.errors import StorewatchError
 from storage.health import HealthPolicy
 
@@ -52,7 +53,7 @@ STORE_SETTINGS = (
     Setting("retry_backoff", "duration", 60, "delay before the first retry; each further retry waits twice as long"),
     Setting("enabled", "bool", True, "`false` keeps the entry but does not schedule the store"),
     Setting("replay", "path", None, "crawl recorded snapshots (a folder of `<date>/` snapshot directories, or one; relative to the config file) instead of the live store"),
-    Setting("replay_faults", "rules", (), "with `replay`: `PATTERN=STATUS` rules the replay server answers with that error (for testing)"),
+    Setting("replay_faults", "rules", (), "with `replay`: `PATTERN=ACTION` fault rules for the replay server, to rehearse outages (as `crawl --fail`)"),
 )
 # The crawl-health gate (storage/health.py), per store; `storewatch crawl` reads them too, for every store in
 # the file, enabled or not.
@@ -254,8 +255,12 @@ def _value(setting: Setting, value: Any, label: str) -> Any:
             raise StorewatchError(f"{label}: expected a folder path, got {value!r}")
         return value
     if kind == "rules":
-        if not isinstance(value, list) or not all(isinstance(rule, str) and re.fullmatch(r".+=\d{3}", rule) for rule in value):
-            raise StorewatchError(f"{label}: expected a list of 'PATTERN=STATUS' strings, got {value!r}")
+        if not isinstance(value, list) or not all(isinstance(rule, str) for rule in value):
+            raise StorewatchError(f"{label}: expected a list of 'PATTERN=ACTION' strings, got {value!r}")
+        try:
+            parse_faults(value)
+        except BadFaultRule as error:
+            raise StorewatchError(f"{label}: {error}") from None
         return value
     raise AssertionError(kind)
 

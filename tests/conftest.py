@@ -1,4 +1,4 @@
-"""Shared fixtures: databases (SQLite and PostgreSQL), the shipped snapshots, running the CLI."""
+"""Shared fixtures: databases (SQLite and PostgreSQL), the shipped snapshots, running the CLI, the replay client."""
 
 from __future__ import annotations
 
@@ -89,3 +89,12 @@ def run_cli(*args: str, db: str | None = None, check: bool = True, env: dict | N
 
 def cli_json(*args: str, db: str | None = None):
     return json.loads(run_cli(*args, "--format", "json", db=db).stdout)
+
+
+def replay_handler(base_url: str, **settings):
+    """The replay transport's download handler for a replay server at `base_url`, built from real settings."""
+    from scrapy.utils.test import get_crawler
+
+    from crawler.replay_transport import ReplayDownloadHandler
+
+    return ReplayDownloadHandler(get_crawler(settings_dict={"STOREWATCH_REPLAY_URL": base_url, **settings}))

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from conftest import snapshot_dir
+from conftest import replay_handler, snapshot_dir
 from crawler.replay import ReplayServer, Snapshot
 from storage.errors import StorewatchError
 
@@ -39,11 +39,6 @@ def test_missing_file_snapshot_metadata_and_escapes_are_404():
             assert fetch(server.url + path)[0] == 404, path
 
 
-def test_fault_rules_answer_with_the_given_status():
-    with ReplayServer(snapshot_dir("onnx_zoo", "2021-08-20"), {"/raw.githubusercontent.com/*": 500}) as server:
-        assert fetch(server.url + "/raw.githubusercontent.com/onnx/models/main/ONNX_HUB_MANIFEST.json")[0] == 500
-
-
 def test_snapshot_metadata_is_read_and_checked(tmp_path):
     snapshot = Snapshot.load(snapshot_dir("pytorch_hub", "2020-12-31"))
     assert (snapshot.store, snapshot.observed_at.isoformat()) == ("pytorch_hub", "2020-12-31T00:00:00+00:00")
@@ -57,14 +52,6 @@ def test_snapshot_metadata_is_read_and_checked(tmp_path):
 # -- the replay transport: what a crawl's download handler does with the replay server --------------------
 
 LIVE_TREE = "https://api.github.com/repos/tensorflow/tfhub.dev/git/trees/master?recursive=1"
-
-
-def replay_handler(base_url: str):
-    from scrapy.utils.test import get_crawler
-
-    from crawler.replay_transport import ReplayDownloadHandler
-
-    return ReplayDownloadHandler(get_crawler(settings_dict={"STOREWATCH_REPLAY_URL": base_url}))
 
 
 def download(handler, *urls: str, method: str = "GET", **meta):

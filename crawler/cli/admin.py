@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crawler.cli.common import DbOption, stdout
+from crawler.cli.common import FAULT_HELP, DbOption, stdout
 from crawler.replay import Snapshot, parse_faults, serve
 from storage.db import database_url, open_database, upgrade
 
@@ -33,9 +33,7 @@ def db_upgrade(db: DbOption = None) -> None:
 def replay_serve(
     directory: Annotated[Path, typer.Argument(help="Snapshot directory (holds SNAPSHOT.json)")],
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port)")] = 8000,
-    fail: Annotated[
-        list[str] | None, typer.Option("--fail", help="Answer requests matching PATTERN with STATUS (PATTERN=STATUS)")
-    ] = None,
+    fail: Annotated[list[str] | None, typer.Option("--fail", metavar="PATTERN=ACTION", help=f"Rehearse an outage: {FAULT_HELP}")] = None,
 ) -> None:
     """Serve a snapshot on 127.0.0.1: GET /<host>/<path>?<query> answers what https://<host>/<path>?<query> served.
 
@@ -44,10 +42,12 @@ def replay_serve(
     \b
         storewatch replay serve snapshots/onnx_zoo/2023-12-26 --port 8000
         curl http://127.0.0.1:8000/raw.githubusercontent.com/onnx/models/main/ONNX_HUB_MANIFEST.json
+        storewatch replay serve snapshots/onnx_zoo/2023-12-26 --fail 'raw.githubusercontent.com/onnx/*=html'
     """
+    faults = parse_faults(fail or [])
     snapshot = Snapshot.load(directory)
     stdout.print(f"{snapshot.store} as observed {snapshot.observed_at:%Y-%m-%d}; Ctrl-C stops", highlight=False)
-    serve(snapshot.path, port, parse_faults(fail or []))
+    serve(snapshot.path, port, faults)
 
 
 __all__ = ["db_app", "replay_app", "database_url"]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crawler.cli.common import DbOption, stderr, stdout
+from crawler.cli.common import FAULT_HELP, DbOption, stderr, stdout
 from crawler.cli.crawl import print_summary
 from crawler.replay import Snapshot, parse_faults
 from crawler.stores import check_store, known_stores
@@ -48,7 +48,9 @@ def backfill(
         float, typer.Option("--backoff", help="Seconds to pause the crawl after a 429, doubled on each repeat")
     ] = 60.0,
     db: DbOption = None,
-    fail: Annotated[list[str] | None, typer.Option("--fail", help="With --replay: PATTERN=STATUS", hidden=True)] = None,
+    fail: Annotated[
+        list[str] | None, typer.Option("--fail", metavar="PATTERN=ACTION", help=f"With --replay, rehearse an outage: {FAULT_HELP}")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Scrapy's log")] = False,
 ) -> None:
     """Record a store's past from the Internet Archive: one run per capture day, observed at that capture.
@@ -66,6 +68,9 @@ def backfill(
     from crawler.runner import run_crawls  # Scrapy is imported only by commands that crawl
 
     check_store(store)
+    faults = parse_faults(fail or [])
+    if faults and not replay:
+        raise StorewatchError("--fail needs --replay: fault rules apply to the replay server, never to the live archive")
     if store not in backfill_stores():
         raise StorewatchError(f"{store} is not a web store the archive holds; stores that can be backfilled: {', '.join(backfill_stores())}")
     start = parse_instant(from_, end_of_day=False).date() if from_ else None
@@ -94,7 +99,7 @@ def backfill(
         database_url=db,
         progress=stderr.is_terminal,
         log_level="INFO" if verbose else "WARNING",
-        faults=parse_faults(fail or []),
+        faults=faults,
         extra_settings=settings,
     )
     engine = open_database(db)

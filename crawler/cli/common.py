@@ -1,4 +1,4 @@
-"""What every command shares: the --db option, output formats and printing."""
+"""What every command shares: the --db option, the --fail help, output formats and printing."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Database URL or SQLite path [default: $STOREWATCH_DATABASE_URL or ./data/storewatch.db]"),
 ]
+
+FAULT_HELP = (
+    "requests whose /HOST/PATH?QUERY matches the glob PATTERN get ACTION instead: a status (503), empty, html,"
+    " reset, truncate:BYTES, slow:SECONDS or json:BODY; repeat for more rules, the first match wins"
+)
 
 stdout = Console(soft_wrap=True)
 if not stdout.is_terminal:  # piped output: do not fold tables to 80 columns

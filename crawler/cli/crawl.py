@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from crawler.cli.common import DbOption, stderr, stdout
+from crawler.cli.common import FAULT_HELP, DbOption, stderr, stdout
 from crawler.replay import Snapshot, parse_faults
 from crawler.schedule_config import load_config
 from crawler.stores import check_store, known_stores
+from storage.errors import StorewatchError
 from storage.db import open_database
 
 
@@ -27,7 +28,7 @@ def crawl(
     ] = None,
     fail: Annotated[
         list[str] | None,
-        typer.Option("--fail", help="With --replay: answer requests matching PATTERN with STATUS (PATTERN=STATUS)", hidden=True),
+        typer.Option("--fail", metavar="PATTERN=ACTION", help=f"With --replay, rehearse an outage: {FAULT_HELP}"),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Scrapy's log")] = False,
 ) -> None:
@@ -42,10 +43,14 @@ def crawl(
 
     \b
         storewatch crawl pytorch_hub --replay snapshots/pytorch_hub/2019-06-30
+        storewatch crawl onnx_zoo --replay snapshots/onnx_zoo/2023-12-26 --fail 'raw.githubusercontent.com/onnx/*=json:[]'
     """
     from crawler.runner import check_snapshots, run_crawls, spider_class  # Scrapy is imported only by commands that crawl
 
     check_store(store)
+    faults = parse_faults(fail or [])
+    if faults and not replay:
+        raise StorewatchError("--fail needs --replay: fault rules apply to the replay server, never to a live store")
     settings = load_config(config, known_stores=known_stores())
     policy = settings.health_policy(store, listing_can_drift=spider_class(store).store_config.listing_can_drift)
     snapshots = None
@@ -59,7 +64,7 @@ def crawl(
         on_result=print_summary,
         progress=stderr.is_terminal,
         log_level="INFO" if verbose else "ERROR",
-        faults=parse_faults(fail or []),
+        faults=faults,
         policies={store: policy},
     )
     if any(summary["status"] in ("failed", "suspect") for summary in summaries):
