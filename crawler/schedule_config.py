@@ -2,7 +2,8 @@
 
 Every setting is declared once below (name, kind, default, help); the declarations drive parsing, the
 error messages and the documentation test. Sections: `[scheduler]` (the service), `[defaults]` (store
-settings every store inherits) and one `[stores.<store>]` table per store to crawl.
+settings every store inherits), one `[stores.<store>]` table per store to crawl, and `[notify]` (who is told
+when a run needs a look).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from notifications.settings import EVENTS, NotifySettings
 from storage.errors import StorewatchError
+from storage.events import MassThresholds
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "storewatch.toml"
 CONFIG_ENV = "STOREWATCH_CONFIG"
@@ -29,7 +32,7 @@ class Setting:
     """One setting of storewatch.toml."""
 
     key: str
-    kind: str  # duration | int | bool | cron | timezone | path | rules
+    kind: str  # duration | int | bool | cron | timezone | path | rules | urls | events | share
     default: Any
     help: str
 
@@ -51,6 +54,12 @@ STORE_SETTINGS = (
     Setting("enabled", "bool", True, "`false` keeps the entry but does not schedule the store"),
     Setting("replay", "path", None, "crawl recorded snapshots (a folder of `<date>/` snapshot directories, or one; relative to the config file) instead of the live store"),
     Setting("replay_faults", "rules", (), "with `replay`: `PATTERN=STATUS` rules the replay server answers with that error (for testing)"),
+)
+
+NOTIFY_SETTINGS = (
+    Setting("urls", "urls", (), "Apprise URLs each message goes to (`mailtos://`, `slack://`, `matrix://`, `ntfy://`, `json://`...); none: no messages"),
+    Setting("on", "events", EVENTS, "the events that send a message: `failed_streak`, `suspect`, `mass_change`"),
+    Setting("mass_change", "share", None, "the share of the store's models one run must add or bring back, remove, or change one element of, for `mass_change`; default: 25%, 10% and 50%, as `storewatch report` flags them"),
 )
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -95,6 +104,7 @@ class ServiceConfig:
     stop_timeout: float = 30
     fail_after: int = 3
     disabled: tuple[str, ...] = field(default=())
+    notify: NotifySettings | None = None  # None: no [notify] URLs, nobody is told
 
     @property
     def zone(self) -> ZoneInfo:
@@ -114,21 +124,35 @@ def config_path(explicit: str | os.PathLike | None = None) -> Path:
 def load_config(explicit: str | os.PathLike | None = None, *, known_stores: list[str]) -> ServiceConfig:
     """Read and check a config file; any mistake is one StorewatchError line naming the file and the setting."""
     path = config_path(explicit).resolve()
+    return parse_config(_read(path), path=path, known_stores=known_stores)
+
+
+def load_notify_settings(explicit: str | os.PathLike | None = None, *, known_stores: list[str]) -> NotifySettings | None:
+    """The `[notify]` settings, for a command that crawls once; None when the config file has no `[notify]` section.
+
+    A file that has one is checked whole, as `schedule` checks it.
+    """
+    path = config_path(explicit).resolve()
+    document = _read(path)
+    return parse_config(document, path=path, known_stores=known_stores).notify if "notify" in document else None
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
-        document = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise StorewatchError(f"config file not found: {path}") from None
     except OSError as error:
         raise StorewatchError(f"cannot read config file {path}: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise StorewatchError(f"{path}: not valid TOML: {error}") from None
-    return parse_config(document, path=path, known_stores=known_stores)
 
 
 def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: list[str]) -> ServiceConfig:
     where = str(path) if path else "config"
-    _only_keys(document, {"scheduler", "defaults", "stores"}, where, "")
+    _only_keys(document, {"scheduler", "defaults", "stores", "notify"}, where, "")
     service = _section(document, "scheduler", SCHEDULER_SETTINGS, where)
+    notify = _notify_settings(_section(document, "notify", NOTIFY_SETTINGS, where), service.get("fail_after", ServiceConfig.fail_after))
     defaults = _section(document, "defaults", STORE_SETTINGS, where)
     _one_schedule(defaults, f"{where}: [defaults]")
     stores_table = document.get("stores", {})
@@ -160,7 +184,19 @@ def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: l
         stores[store] = StoreSchedule(store=store, **values)
     if not stores:
         raise StorewatchError(f"{where}: every configured store is disabled; nothing to schedule")
-    return ServiceConfig(path=path, stores=stores, disabled=tuple(disabled), **service)
+    return ServiceConfig(path=path, stores=stores, disabled=tuple(disabled), notify=notify, **service)
+
+
+def _notify_settings(values: dict[str, Any], fail_after: int) -> NotifySettings | None:
+    if not values.get("urls"):
+        return None
+    share = values.get("mass_change")
+    return NotifySettings(
+        urls=tuple(values["urls"]),
+        on=tuple(dict.fromkeys(values.get("on", EVENTS))),
+        fail_after=fail_after,
+        mass_change=MassThresholds() if share is None else MassThresholds.uniform(share),
+    )
 
 
 def _section(document: dict[str, Any], name: str, settings: tuple[Setting, ...], where: str, prefix: str = "") -> dict[str, Any]:
@@ -219,7 +255,34 @@ def _value(setting: Setting, value: Any, label: str) -> Any:
         if not isinstance(value, list) or not all(isinstance(rule, str) and re.fullmatch(r".+=\d{3}", rule) for rule in value):
             raise StorewatchError(f"{label}: expected a list of 'PATTERN=STATUS' strings, got {value!r}")
         return value
+    if kind == "urls":
+        return _notify_urls(value, label)
+    if kind == "events":
+        if not isinstance(value, list) or not all(isinstance(event, str) for event in value):
+            raise StorewatchError(f"{label}: expected a list of event names ({', '.join(EVENTS)}), got {value!r}")
+        for event in value:
+            if event not in EVENTS:
+                raise StorewatchError(f"{label}: unknown event {event!r} (known: {', '.join(EVENTS)})")
+        return value
+    if kind == "share":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise StorewatchError(f"{label}: expected a share of the store's models, above 0 and at most 1 (0.2 is 20%), got {value!r}")
+        return float(value)
     raise AssertionError(kind)
+
+
+def _notify_urls(value: Any, label: str) -> list[str]:
+    """Apprise URLs, each checked by Apprise; a rejected one is named by its place and scheme, never in full."""
+    from notifications.targets import Target  # imports Apprise: only for a config that has URLs
+
+    if not isinstance(value, list) or not all(isinstance(url, str) for url in value):
+        raise StorewatchError(f"{label}: expected a list of Apprise URLs, as strings: urls = [\"mailtos://...\"]")
+    for index, url in enumerate(value):
+        try:
+            Target(url)
+        except ValueError as error:
+            raise StorewatchError(f"{label}[{index}]: {error}") from None
+    return value
 
 
 def cron_trigger(expression: str, zone: ZoneInfo, jitter: float = 0) -> CronTrigger:

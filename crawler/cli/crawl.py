@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from crawler.cli.common import DbOption, stderr, stdout
+from crawler.crawl_process import PARENT_ENV
 from crawler.replay import Snapshot, parse_faults
-from crawler.stores import check_store
+from crawler.schedule_config import load_notify_settings
+from crawler.stores import check_store, known_stores
 from storage.db import open_database
 
 
@@ -39,6 +42,7 @@ def crawl(
     from crawler.runner import check_snapshots, run_crawls  # Scrapy is imported only by commands that crawl
 
     check_store(store)
+    notifier = _notifier()
     snapshots = None
     if replay:
         snapshots = check_snapshots(store, [Snapshot.load(path) for path in replay], db)
@@ -52,8 +56,26 @@ def crawl(
         log_level="INFO" if verbose else "ERROR",
         faults=parse_faults(fail or []),
     )
+    if notifier is not None:
+        engine = open_database(db)
+        for summary in summaries:
+            if summary.get("run_id") is not None:  # an archive crawl that found nothing new recorded no run
+                notifier.run_finished(engine, summary["run_id"])
     if any(summary["status"] == "failed" for summary in summaries):
         raise typer.Exit(1)
+
+
+def _notifier():
+    """Who to tell about the runs, from the config's `[notify]` section; None without one, or under a scheduler
+    (which tells once it has settled the run)."""
+    if os.environ.get(PARENT_ENV):
+        return None
+    settings = load_notify_settings(known_stores=known_stores())
+    if settings is None:
+        return None
+    from notifications import Notifier
+
+    return Notifier(settings, warn=lambda line: stderr.print(f"warning: {line}", highlight=False, markup=False))
 
 
 def print_summary(summary: dict) -> None:
