@@ -47,6 +47,7 @@ from crawler.crawl_process import CrawlOutcome, CrawlProcess
 from crawler.replay import SNAPSHOT_FILE, Snapshot
 from crawler.runner import spider_class
 from crawler.schedule_config import ServiceConfig, StoreSchedule, cron_trigger, format_duration
+from notifications import Notifier
 from storage.db import database_url as resolve_database_url
 from storage.db import open_database
 from storage.errors import StorewatchError
@@ -174,6 +175,7 @@ class Service:
         self.config = config
         self.database_url = absolute_database_url(database_url)
         self.on_run = on_run or log_run
+        self.notifier = Notifier(config.notify) if config.notify else None  # the demo's config has none
         self.jobs_table = jobs_table
         self.clock: Callable[[], datetime] = utcnow
         self.engine = None
@@ -424,6 +426,9 @@ class Service:
         if last["status"] == "failed" and not self._stopping.is_set():
             note = self._schedule_retry(store, schedule, attempt)
         self.on_run({**last, "crawl_seconds": outcome.seconds}, note)
+        if self.notifier is not None:
+            for run in (*earlier, last):
+                self.notifier.run_finished(self.engine, run["id"])
 
     def _next_snapshot(self, store: str, folder: Path) -> Snapshot | None:
         """The oldest snapshot observed by now that is not recorded yet; else the newest again (a re-crawl)."""

@@ -2,7 +2,8 @@
 
 Every setting is declared once below (name, kind, default, help); the declarations drive parsing, the
 error messages and the documentation test. Sections: `[scheduler]` (the service), `[defaults]` (store
-settings every store inherits) and one `[stores.<store>]` table per store to crawl.
+settings every store inherits), one `[stores.<store>]` table per store to crawl, and `[notify]` (who is told
+when a run needs a look).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 
 from crawler.replay_faults import BadFaultRule, parse_faults
+from notifications.settings import EVENTS, NotifySettings
 from storage.errors import StorewatchError
+from storage.events import MassThresholds
 from storage.health import HealthPolicy
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "storewatch.toml"
@@ -31,7 +34,7 @@ class Setting:
     """One setting of storewatch.toml."""
 
     key: str
-    kind: str  # duration | int | positive | share | bool | cron | timezone | path | rules
+    kind: str  # duration | int | positive | share | bool | cron | timezone | path | rules | urls | events
     default: Any
     help: str
 
@@ -63,6 +66,12 @@ HEALTH_SETTINGS = (
     Setting("baseline_runs", "positive", 1, "the baseline: the mean number of models the store's last N complete runs listed"),
     Setting("confirm_removals", "positive", None, "complete runs in a row a model must be missing from before it is removed, as of the first (default: 2 for stores whose listing can drift, else 1)"),
     Setting("max_model_failures", "share", 0.5, "a run with a larger share of unreadable model pages is `partial` (nothing removed)"),
+)
+
+NOTIFY_SETTINGS = (
+    Setting("urls", "urls", (), "Apprise URLs each message goes to (`mailtos://`, `slack://`, `matrix://`, `ntfy://`, `json://`...); none: no messages"),
+    Setting("on", "events", EVENTS, "the events that send a message: `failed_streak`, `suspect`, `mass_change`"),
+    Setting("mass_change", "share", None, "the share of the store's models one run must add or bring back, remove, or change one element of, for `mass_change`; default: 25%, 10% and 50%, as `storewatch report` flags them"),
 )
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -110,6 +119,7 @@ class ServiceConfig:
     disabled: tuple[str, ...] = field(default=())
     # store -> crawl-health settings given in the file ([defaults] and [stores.<store>]); "*" holds [defaults]
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notify: NotifySettings | None = None  # None: no [notify] URLs, nobody is told
 
     @property
     def zone(self) -> ZoneInfo:
@@ -137,21 +147,25 @@ def config_path(explicit: str | os.PathLike | None = None) -> Path:
 def load_config(explicit: str | os.PathLike | None = None, *, known_stores: list[str]) -> ServiceConfig:
     """Read and check a config file; any mistake is one StorewatchError line naming the file and the setting."""
     path = config_path(explicit).resolve()
+    return parse_config(_read(path), path=path, known_stores=known_stores)
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
-        document = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise StorewatchError(f"config file not found: {path}") from None
     except OSError as error:
         raise StorewatchError(f"cannot read config file {path}: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise StorewatchError(f"{path}: not valid TOML: {error}") from None
-    return parse_config(document, path=path, known_stores=known_stores)
 
 
 def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: list[str]) -> ServiceConfig:
     where = str(path) if path else "config"
-    _only_keys(document, {"scheduler", "defaults", "stores"}, where, "")
+    _only_keys(document, {"scheduler", "defaults", "stores", "notify"}, where, "")
     service = _section(document, "scheduler", SCHEDULER_SETTINGS, where)
+    notify = _notify_settings(_section(document, "notify", NOTIFY_SETTINGS, where), service.get("fail_after", ServiceConfig.fail_after))
     defaults = _section(document, "defaults", STORE_SETTINGS + HEALTH_SETTINGS, where)
     health = {"*": _take(defaults, HEALTH_SETTINGS)}
     _one_schedule(defaults, f"{where}: [defaults]")
@@ -185,12 +199,25 @@ def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: l
         stores[store] = StoreSchedule(store=store, **values)
     if not stores:
         raise StorewatchError(f"{where}: every configured store is disabled; nothing to schedule")
-    return ServiceConfig(path=path, stores=stores, disabled=tuple(disabled), health=health, **service)
+    return ServiceConfig(path=path, stores=stores, disabled=tuple(disabled), health=health, notify=notify, **service)
 
 
 def _take(values: dict[str, Any], settings: tuple[Setting, ...]) -> dict[str, Any]:
     """Remove the given settings from `values`; returns them."""
     return {setting.key: values.pop(setting.key) for setting in settings if setting.key in values}
+
+
+
+def _notify_settings(values: dict[str, Any], fail_after: int) -> NotifySettings | None:
+    if not values.get("urls"):
+        return None
+    share = values.get("mass_change")
+    return NotifySettings(
+        urls=tuple(values["urls"]),
+        on=tuple(dict.fromkeys(values.get("on", EVENTS))),
+        fail_after=fail_after,
+        mass_change=MassThresholds() if share is None else MassThresholds.uniform(share),
+    )
 
 
 def _section(document: dict[str, Any], name: str, settings: tuple[Setting, ...], where: str, prefix: str = "") -> dict[str, Any]:
@@ -262,6 +289,15 @@ def _value(setting: Setting, value: Any, label: str) -> Any:
         except BadFaultRule as error:
             raise StorewatchError(f"{label}: {error}") from None
         return value
+    if kind == "urls":
+        return _notify_urls(value, label)
+    if kind == "events":
+        if not isinstance(value, list) or not all(isinstance(event, str) for event in value):
+            raise StorewatchError(f"{label}: expected a list of event names ({', '.join(EVENTS)}), got {value!r}")
+        for event in value:
+            if event not in EVENTS:
+                raise StorewatchError(f"{label}: unknown event {event!r} (known: {', '.join(EVENTS)})")
+        return value
     raise AssertionError(kind)
 
 
@@ -274,6 +310,20 @@ def _share(value: Any) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
         return float(value)
     return None
+
+
+def _notify_urls(value: Any, label: str) -> list[str]:
+    """Apprise URLs, each checked by Apprise; a rejected one is named by its place and scheme, never in full."""
+    from notifications.targets import Target  # imports Apprise: only for a config that has URLs
+
+    if not isinstance(value, list) or not all(isinstance(url, str) for url in value):
+        raise StorewatchError(f"{label}: expected a list of Apprise URLs, as strings: urls = [\"mailtos://...\"]")
+    for index, url in enumerate(value):
+        try:
+            Target(url)
+        except ValueError as error:
+            raise StorewatchError(f"{label}[{index}]: {error}") from None
+    return value
 
 
 def cron_trigger(expression: str, zone: ZoneInfo, jitter: float = 0) -> CronTrigger:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, or_, select
 
 from storage.models import CrawlRun, StoreCoverage
 from storage.timeutil import isoformat
@@ -58,6 +58,18 @@ def coverage_at(engine: Engine, store: str, at: datetime | None = None) -> Cover
     query = _rows(store)
     if at is not None:
         query = query.where(runs.c.observed_at <= at)
+    return _latest(engine, store, query)
+
+
+def coverage_before_run(engine: Engine, store: str, run_id: int) -> Coverage:
+    """The store's coverage just before run `run_id` recorded anything (after the latest earlier run that changed it)."""
+    with engine.connect() as connection:
+        at = connection.execute(select(runs.c.observed_at).where(runs.c.id == run_id)).scalar_one()
+    earlier = or_(runs.c.observed_at < at, and_(runs.c.observed_at == at, runs.c.id < run_id))
+    return _latest(engine, store, _rows(store).where(earlier))
+
+
+def _latest(engine: Engine, store: str, query) -> Coverage:
     with engine.connect() as connection:
         row = connection.execute(query.order_by(runs.c.observed_at.desc(), runs.c.id.desc()).limit(1)).first()
     if row is None:

@@ -180,8 +180,8 @@ def _classify(connection, result: StoreDiff, run_ids: list[int]) -> None:
     result.changed.sort(key=lambda change: change.model_id)
 
 
-def changes_by_run(engine: Engine, store: str, since: datetime | None = None) -> dict[int, Counter]:
-    """For each run (after `since`) that changed models: element -> how many models it changed."""
+def changes_by_run(engine: Engine, store: str, since: datetime | None = None, run_id: int | None = None) -> dict[int, Counter]:
+    """For each run (after `since`; only `run_id` if given) that changed models: element -> how many models it changed."""
     query = (
         select(versions.c.opened_by_run, versions.c.changed_elements)
         .join(runs, runs.c.id == versions.c.opened_by_run)
@@ -189,8 +189,10 @@ def changes_by_run(engine: Engine, store: str, since: datetime | None = None) ->
     )
     if since is not None:
         query = query.where(runs.c.observed_at > since)
+    if run_id is not None:
+        query = query.where(versions.c.opened_by_run == run_id)
     counts: dict[int, Counter] = {}
     with engine.connect() as connection:
-        for run_id, changed in connection.execute(query):
-            counts.setdefault(run_id, Counter()).update(changed)
+        for opened_by, changed in connection.execute(query):
+            counts.setdefault(opened_by, Counter()).update(changed)
     return counts

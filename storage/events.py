@@ -3,6 +3,7 @@ large additions or removals, runs that did not complete."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +14,22 @@ from storage.diff import changes_by_run
 from storage.queries import list_runs
 from storage.timeutil import isoformat
 
-MASS_CHANGE_SHARE = 0.5  # one element changed for at least this share of the store's models in one run
-MASS_CHANGE_MIN = 10
+MASS_CHANGE_MIN = 10  # models one element must change for, whatever the share, to be a mass change
+COUNT_MIN = 5  # models that must arrive or go, whatever the share, for growth or removals
 LOCATION_ELEMENTS = frozenset({"access", "source_code", "demo"})  # a mass change of these is a reorganisation
-GROWTH_SHARE, REMOVAL_SHARE, COUNT_MIN = 0.25, 0.1, 5
+
+
+@dataclass(frozen=True)
+class MassThresholds:
+    """The share of a store's models one run must touch to be notable (reports and notifications share it)."""
+
+    changed: float = 0.5  # one element changed for at least this share of the store's models
+    arrived: float = 0.25  # added or returned
+    removed: float = 0.1
+
+    @classmethod
+    def uniform(cls, share: float) -> MassThresholds:
+        return cls(changed=share, arrived=share, removed=share)
 
 
 def notable_events(engine: Engine, store: str, since: datetime | None = None) -> list[dict[str, Any]]:
@@ -48,15 +61,26 @@ def _run_events(run: dict[str, Any], models_before: int, changed: dict[str, int]
     when, run_id = run["observed_at"], run["id"]
     if run["status"] in ("suspect", "partial", "failed"):
         event(when, run_id, f"{run['status']} run", f"run {run_id} was {run['status']}: {run['error_summary'] or 'no reason recorded'}")
+    for kind, text, element in mass_events(run, models_before, changed):
+        event(when, run_id, kind, text, element)
+
+
+def mass_events(
+    run: dict[str, Any], models_before: int, changed: dict[str, int], thresholds: MassThresholds = MassThresholds()
+) -> list[tuple[str, str, str | None]]:
+    """What one run did to a large share of the store's models: `(kind, text, element)` for each mass change
+    or reorganisation (element by element, `changed`: element -> models), growth and removals."""
+    found: list[tuple[str, str, str | None]] = []
     for element, count in sorted(changed.items(), key=lambda item: -item[1]):
-        if count >= MASS_CHANGE_MIN and count >= MASS_CHANGE_SHARE * models_before:
+        if count >= MASS_CHANGE_MIN and count >= thresholds.changed * models_before:
             kind = "reorganisation" if element in LOCATION_ELEMENTS else "mass change"
-            event(when, run_id, kind, f"{element} changed for {count} of {models_before} models in one run", element)
+            found.append((kind, f"{element} changed for {count} of {models_before} models in one run", element))
     arrived = run["added"] + run["returned"]
-    if models_before and arrived >= max(COUNT_MIN, GROWTH_SHARE * models_before):
-        event(when, run_id, "growth", f"{arrived} models arrived ({arrived / models_before:.0%} of {models_before})")
-    if models_before and run["removed"] >= max(COUNT_MIN, REMOVAL_SHARE * models_before):
-        event(when, run_id, "removals", f"{run['removed']} models removed ({run['removed'] / models_before:.0%} of {models_before})")
+    if models_before and arrived >= max(COUNT_MIN, thresholds.arrived * models_before):
+        found.append(("growth", f"{arrived} models arrived ({arrived / models_before:.0%} of {models_before})", None))
+    if models_before and run["removed"] >= max(COUNT_MIN, thresholds.removed * models_before):
+        found.append(("removals", f"{run['removed']} models removed ({run['removed'] / models_before:.0%} of {models_before})", None))
+    return found
 
 
 def _coverage_events(before, after, run: dict[str, Any], event) -> set[str]:

@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, run_cli
 from crawler.crawl_process import CrawlProcess
 from crawler.stores import known_stores
-from crawler.schedule_config import HEALTH_SETTINGS, SCHEDULER_SETTINGS, SHIPPED_CONFIG, STORE_SETTINGS, cron_trigger, load_config
+from crawler.schedule_config import HEALTH_SETTINGS, NOTIFY_SETTINGS, SCHEDULER_SETTINGS, SHIPPED_CONFIG, STORE_SETTINGS, cron_trigger, load_config
 
 STORES = ["onnx_zoo", "pytorch_hub", "tfhub"]
 
@@ -41,6 +41,13 @@ def test_the_shipped_config_has_an_entry_for_every_store_with_a_spider():
         ('[scheduler]\ntimezone = "Mars/Olympus"\n[stores.tfhub]\n', "scheduler.timezone: unknown time zone 'Mars/Olympus'"),
         ('[stores.tfhub]\nreplay = "no/such/folder"\n', "stores.tfhub.replay: snapshot folder not found"),
         ("[scheduler]\n", "no stores configured"),
+        ('[stores.tfhub]\n[notify]\nurls = ["nosuch://user:secret@host/x"]\n', "notify.urls[0]: Apprise does not accept 'nosuch://…'"),
+        ('[stores.tfhub]\n[notify]\nurls = ["json://127.0.0.1:1/", "json://"]\n', "notify.urls[1]: Apprise does not accept 'json://…'"),
+        ('[stores.tfhub]\n[notify]\nurls = "json://user:secret@host/x"\n', "notify.urls: expected a list of Apprise URLs"),
+        ('[stores.tfhub]\n[notify]\nurls = ["json://127.0.0.1:1/"]\non = ["failed_streak", "suspicious"]\n',
+         "notify.on: unknown event 'suspicious' (known: failed_streak, suspect, mass_change)"),
+        ('[stores.tfhub]\n[notify]\nurls = ["json://127.0.0.1:1/"]\nmass_change = 20\n', "notify.mass_change: expected a share between 0 and 1"),
+        ('[stores.tfhub]\n[notify]\nurl = ["json://127.0.0.1:1/"]\n', "[notify]: unknown setting 'url' (known: mass_change, on, urls)"),
     ],
 )
 def test_config_mistakes_give_one_line_and_exit_non_zero(text, message, tmp_path):
@@ -50,6 +57,7 @@ def test_config_mistakes_give_one_line_and_exit_non_zero(text, message, tmp_path
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {config}: ") and message in lines[0], result.stderr
+    assert "secret" not in result.stderr  # notification URLs hold passwords and tokens
 
 
 def test_a_missing_config_file_is_named(tmp_path):
@@ -86,7 +94,7 @@ def test_cron_weekday_numbers_mean_what_they_mean_in_crontab():
 def test_every_setting_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## The scheduler") :]
-    for setting in SCHEDULER_SETTINGS + STORE_SETTINGS + HEALTH_SETTINGS:
+    for setting in SCHEDULER_SETTINGS + STORE_SETTINGS + HEALTH_SETTINGS + NOTIFY_SETTINGS:
         assert re.search(rf"`{setting.key}`", section), f"{setting.key} is not documented in the README"
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from crawler.cli.common import FAULT_HELP, DbOption, stderr, stdout
+from crawler.crawl_process import PARENT_ENV
 from crawler.replay import Snapshot, parse_faults
-from crawler.schedule_config import load_config
+from crawler.schedule_config import ServiceConfig, load_config
 from crawler.stores import check_store, known_stores
 from storage.errors import StorewatchError
 from storage.db import open_database
@@ -53,6 +55,7 @@ def crawl(
         raise StorewatchError("--fail needs --replay: fault rules apply to the replay server, never to a live store")
     settings = load_config(config, known_stores=known_stores())
     policy = settings.health_policy(store, listing_can_drift=spider_class(store).store_config.listing_can_drift)
+    notifier = _notifier(settings)
     snapshots = None
     if replay:
         snapshots = check_snapshots(store, [Snapshot.load(path) for path in replay], db)
@@ -67,8 +70,23 @@ def crawl(
         faults=faults,
         policies={store: policy},
     )
+    if notifier is not None:
+        engine = open_database(db)
+        for summary in summaries:
+            if summary.get("run_id") is not None:  # an archive crawl that found nothing new recorded no run
+                notifier.run_finished(engine, summary["run_id"])
     if any(summary["status"] in ("failed", "suspect") for summary in summaries):
         raise typer.Exit(1)
+
+
+def _notifier(settings: ServiceConfig):
+    """Who to tell about the runs, from the config's `[notify]` section; None without one, or under a scheduler
+    (which tells once it has settled the run)."""
+    if os.environ.get(PARENT_ENV) or settings.notify is None:
+        return None
+    from notifications import Notifier
+
+    return Notifier(settings.notify, warn=lambda line: stderr.print(f"warning: {line}", highlight=False, markup=False))
 
 
 def print_summary(summary: dict) -> None:
