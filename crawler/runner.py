@@ -23,7 +23,7 @@ from storage.health import HealthPolicy
 from storage.lock import DatabaseLock, acquire_store_lock
 from storage.runs import close_unfinished_run
 from storage.timeutil import isoformat
-from storage.writer import latest_observed_at
+from storage.writer import check_not_future, latest_observed_at
 
 
 def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
@@ -44,6 +44,7 @@ def check_snapshots(store: str, snapshots: list[Snapshot], database_url: str | N
     for snapshot in snapshots:
         if snapshot.store != store:
             raise StorewatchError(f"{snapshot.path} is a snapshot of {snapshot.store!r}, not {store!r}")
+        check_not_future(store, snapshot.observed_at)
     ordered = sorted(snapshots, key=lambda snapshot: snapshot.observed_at)
     latest = latest_observed_at(open_database(database_url), store)
     if ordered and latest is not None and ordered[0].observed_at < latest:

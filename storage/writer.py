@@ -187,11 +187,7 @@ class SnapshotWriter:
     def start(self) -> int:
         """Take the store's lock, settle runs left by dead processes, check the snapshot belongs after the
         store's history, and record the run as `running`."""
-        if self.observed_at > utcnow() + FUTURE_TOLERANCE:
-            raise StorewatchError(
-                f"{self.store}: observed at {isoformat(self.observed_at)}, more than a day in the future; "
-                f"check the snapshot's SNAPSHOT.json and this machine's clock"
-            )
+        check_not_future(self.store, self.observed_at)
         if self.lock is None:
             self.lock, self._own_lock = acquire_store_lock(self.engine, self.store), True
         try:
@@ -677,6 +673,15 @@ def latest_observed_at(bind: Engine | Connection, store: str, *, excluding: int 
         return bind.execute(query).scalar()
     with bind.connect() as connection:
         return connection.execute(query).scalar()
+
+
+def check_not_future(store: str, observed_at: datetime) -> None:
+    """Refuse a run observed more than a day from now: recorded, it would block every later crawl of the store."""
+    if observed_at > utcnow() + FUTURE_TOLERANCE:
+        raise StorewatchError(
+            f"{store}: observed at {isoformat(observed_at)}, more than a day in the future; "
+            f"check the snapshot's SNAPSHOT.json and this machine's clock"
+        )
 
 
 def check_time_order(engine: Engine, store: str, observed_at: datetime) -> None:
