@@ -556,9 +556,8 @@ class SnapshotWriter:
         if held_changes:
             connection.execute(insert(held), held_changes)
         missing = self._missing().subquery()
-        return connection.execute(
-            insert(held).from_select(["run_id", "model_pk"], select(literal(self.run_id, Integer), missing.c.model_pk))
-        ).rowcount
+        connection.execute(insert(held).from_select(["run_id", "model_pk"], select(literal(self.run_id, Integer), missing.c.model_pk)))
+        return connection.execute(select(func.count()).where(held.c.run_id == self.run_id, held.c.content_hash.is_(None))).scalar_one()
 
     def _add_new_models(self, summary: RunSummary, staged_model) -> Counter:
         """Open the first version of every model never seen before, in one INSERT ... SELECT from the staged
