@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crawler.cli.common import DbOption, stderr, stdout
+from crawler.cli.common import DbOption, print_line, stderr, stdout
 from crawler.replay import Snapshot, parse_faults
 from crawler.stores import check_store
 from storage.db import open_database
@@ -66,4 +66,4 @@ def print_summary(summary: dict) -> None:
     )
     stdout.print(line, highlight=False)
     if summary.get("error_summary"):
-        stdout.print(f"    {summary['error_summary']}", highlight=False, markup=False)
+        print_line(f"    {summary['error_summary']}")

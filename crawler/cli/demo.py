@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crawler.cli.common import DbOption, stdout
+from crawler.cli.common import DbOption, print_line, stdout
 from crawler.cli.crawl import print_summary
 from crawler.replay import SNAPSHOT_FILE, Snapshot
 from crawler.stores import known_stores
@@ -48,7 +48,7 @@ def print_run(run: dict, note: str) -> None:
     """The demo's line per run, as `storewatch crawl` prints it."""
     print_summary({**run, "observed_at": isoformat(run["observed_at"])})
     if note:
-        stdout.print(f"    {note.removeprefix('; ')}", highlight=False, markup=False)
+        print_line(f"    {note.removeprefix('; ')}")
 
 
 def demo(

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crawler.cli.common import DbOption, TableOrJson, database, print_json, print_table, stderr, stdout
+from crawler.cli.common import DbOption, PlainFormatter, TableOrJson, database, print_json, print_line, print_table, stderr
 from crawler.stores import known_stores
 from crawler.schedule_config import ServiceConfig, config_path, load_config
 from storage.lock import current_holder
@@ -133,7 +133,7 @@ def print_status_table(report: dict[str, Any]) -> None:
     print_table(rows, ["store", "schedule", "next run", "last run", "outcome", "models", "failures in a row"])
     running = report["scheduler"]
     line = f"scheduler: running ({running['holder']})" if running["running"] else "scheduler: not running"
-    stdout.print(f"{line} on {report['database']}", highlight=False)
+    print_line(f"{line} on {report['database']}")
 
 
 def _to_second(instant: str | None) -> str:
@@ -143,7 +143,7 @@ def _to_second(instant: str | None) -> str:
 def configure_logging(verbose: bool) -> None:
     """Log lines on stderr with UTC timestamps; APScheduler's own chatter only with --verbose."""
     handler = logging.StreamHandler(sys.stderr)
-    formatter = logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+    formatter = PlainFormatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     for name in ("storewatch", "apscheduler"):
