@@ -78,7 +78,7 @@ def backfill(
     snapshot = Snapshot.load(replay) if replay else None
     if snapshot is not None and snapshot.store != store:
         raise StorewatchError(f"{snapshot.path} is a snapshot of {snapshot.store!r}, not {store!r}")
-    engine = open_database(db)
+    engine = open_database(db, writable=True)
     before = {run["id"] for run in queries.list_runs(engine, store)}
     engine.dispose()
     settings = {

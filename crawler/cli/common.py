@@ -40,7 +40,8 @@ class TableJsonCsv(str, Enum):
 
 
 def database(db: str | None):
-    return open_database(db)
+    """The database a read command reads: a SQLite file that does not exist is an error, not created."""
+    return open_database(db, create=False)
 
 
 def plain(value: str) -> Text:

@@ -39,11 +39,10 @@ def crawl(
     from crawler.runner import check_snapshots, run_crawls  # Scrapy is imported only by commands that crawl
 
     check_store(store)
-    snapshots = None
-    if replay:
-        snapshots = check_snapshots(store, [Snapshot.load(path) for path in replay], db)
-    else:
-        open_database(db)
+    snapshots = [Snapshot.load(path) for path in replay or []]
+    open_database(db, writable=True).dispose()  # a read-only database fails now, not when the run is recorded
+    if snapshots:
+        snapshots = check_snapshots(store, snapshots, db)
     summaries = run_crawls(
         [(store, snapshot) for snapshot in snapshots] if snapshots else [(store, None)],
         database_url=db,

@@ -26,7 +26,7 @@ def pending_snapshots(root: Path, database_url: str | None) -> list[tuple[str, S
     Recorded means observed at or before the store's latest run, or replayed before: an archive replay
     (modeldepot's) records runs dated at its capture days, not at the snapshot's own date.
     """
-    engine = open_database(database_url)
+    engine = open_database(database_url, writable=True)
     jobs = []
     for store in known_stores():
         directories = sorted((root / store).glob(f"*/{SNAPSHOT_FILE}"))

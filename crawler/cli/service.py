@@ -13,6 +13,7 @@ import typer
 from crawler.cli.common import DbOption, PlainFormatter, TableOrJson, database, print_json, print_line, print_table, stderr
 from crawler.stores import known_stores
 from crawler.schedule_config import ServiceConfig, config_path, load_config
+from storage.db import display_url, open_database
 from storage.lock import current_holder
 from storage.runs import store_health
 from storage.timeutil import isoformat
@@ -43,6 +44,7 @@ def schedule(
     import scheduler  # the service; imported here so other commands stay light
 
     settings = load_config(config, known_stores=known_stores())
+    open_database(db, writable=True).dispose()  # a read-only database fails now, not at the first crawl
     configure_logging(verbose)
     scheduler.Service(settings, db).run()
 
@@ -103,7 +105,7 @@ def status_report(settings: ServiceConfig, engine, next_runs: dict[str, dict[str
             }
         )
     return {
-        "database": engine.url.render_as_string(hide_password=True),
+        "database": display_url(engine.url),
         "config": str(settings.path or config_path()),
         "scheduler": {"running": holder is not None, "holder": holder},
         "fail_after": fail_after,
