@@ -49,6 +49,7 @@ from crawler.runner import spider_class
 from crawler.schedule_config import ServiceConfig, StoreSchedule, cron_trigger, format_duration
 from notifications import Notifier
 from storage.db import database_url as resolve_database_url
+from storage.db import display_url
 from storage.db import open_database
 from storage.errors import StorewatchError
 from storage.lock import BUSY, DatabaseLock, acquire_scheduler_lock, store_writer, this_host
@@ -318,7 +319,7 @@ class Service:
     def _log_schedule(self) -> None:
         log.info(
             "scheduler started on %s: %d stores (%s), lock held by this process",
-            make_url(self.database_url).render_as_string(hide_password=True),
+            display_url(self.database_url),
             len(self.config.stores),
             ", ".join(self.config.stores),
         )

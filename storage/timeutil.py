@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -39,13 +39,13 @@ def parse_instant(text: str, *, end_of_day: bool = True) -> datetime:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            if end_of_day:
-                return datetime.combine(day + timedelta(days=1), time.min, timezone.utc) - timedelta(microseconds=1)
-            return datetime.combine(day, time.min, timezone.utc)
+            return datetime.combine(day, time.max if end_of_day else time.min, timezone.utc)
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
     except ValueError:
         raise StorewatchError(f"not a date: {text!r} (expected YYYY-MM-DD or an ISO 8601 datetime)") from None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except OverflowError:  # an offset that moves the instant past year 9999 or before year 1
+        raise StorewatchError(f"not a date: {text!r} is out of range in UTC (years 1 to 9999)") from None
 
 
 def isoformat(value: datetime | None) -> str | None:

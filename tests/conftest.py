@@ -74,9 +74,11 @@ def engine(db_url):
     engine.dispose()
 
 
-def run_cli(*args: str, db: str | None = None, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run `storewatch ARGS` as a user would, in its own process."""
-    command = [sys.executable, "-m", "crawler.cli", *args]
+def run_cli(
+    *args: str, db: str | None = None, check: bool = True, env: dict | None = None, prefix: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    """Run `storewatch ARGS` as a user would, in its own process (`prefix`: a command that runs it, e.g. setpriv)."""
+    command = [*prefix, sys.executable, "-m", "crawler.cli", *args]
     if db:
         command += ["--db", db]
     result = subprocess.run(

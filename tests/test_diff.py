@@ -191,6 +191,7 @@ def test_diff_reads_through_indexes_not_the_whole_table(tmp_path):
     ],
 )
 def test_diff_mistakes_give_one_line(args, message, tmp_path):
+    (tmp_path / "x.db").touch()  # an empty database: read commands do not create a missing one
     result = run_cli(*args, "--db", f"sqlite:///{tmp_path / 'x.db'}", check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()

@@ -25,6 +25,7 @@ def test_head_read_from_the_migration_files_is_alembics_head():
 
 
 def test_first_use_of_any_command_upgrades_an_empty_database(tmp_path):
+    (tmp_path / "fresh.db").touch()  # an empty SQLite file; a missing one is not created by a read command
     db = f"sqlite:///{tmp_path / 'fresh.db'}"
     assert run_cli("runs", "--format", "json", db=db).stdout.strip() == "[]"
     assert "crawl_runs" in inspect(open_database(db, upgrade_schema=False)).get_table_names()

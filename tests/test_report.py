@@ -152,6 +152,7 @@ def check_html_renders_charts_and_tables_in_chromium_and_runs_no_injected_script
 
 
 def test_report_mistakes_give_one_line(tmp_path):
+    (tmp_path / "x.db").touch()  # an empty database: read commands do not create a missing one
     empty = f"sqlite:///{tmp_path / 'x.db'}"
     for args, message in (
         (["report", "--out", str(tmp_path / "r")], "no store has recorded history yet"),

@@ -130,6 +130,7 @@ def test_a_crawl_that_has_not_begun_its_run_is_killed_at_once():
 
 
 def test_status_reports_each_configured_store_before_any_run(tmp_path):
+    (tmp_path / "x.db").touch()  # an empty database: status, a read command, does not create a missing one
     result = run_cli("status", "--config", str(SHIPPED_CONFIG), "--format", "json", db=str(tmp_path / "x.db"))
     report = json.loads(result.stdout)
     assert [store["store"] for store in report["stores"]] == list(load_config(SHIPPED_CONFIG, known_stores=known_stores()).stores)

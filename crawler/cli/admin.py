@@ -9,7 +9,7 @@ import typer
 
 from crawler.cli.common import FAULT_HELP, DbOption, stdout
 from crawler.replay import Snapshot, parse_faults, serve
-from storage.db import database_url, open_database, upgrade
+from storage.db import database_url, display_url, open_database
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 replay_app = typer.Typer(help="Serve recorded snapshots as if they were the live stores.", no_args_is_help=True)
@@ -24,15 +24,14 @@ def db_upgrade(db: DbOption = None) -> None:
     \b
         storewatch db upgrade --db postgresql://localhost/storewatch
     """
-    engine = open_database(db, upgrade_schema=False)
-    upgrade(engine)
-    stdout.print(f"schema up to date: {engine.url.render_as_string(hide_password=True)}", highlight=False)
+    engine = open_database(db, writable=True)  # upgrades, or says in one line why it cannot
+    stdout.print(f"schema up to date: {display_url(engine.url)}", highlight=False, markup=False)
 
 
 @replay_app.command("serve")
 def replay_serve(
     directory: Annotated[Path, typer.Argument(help="Snapshot directory (holds SNAPSHOT.json)")],
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port)")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)")] = 8000,
     fail: Annotated[list[str] | None, typer.Option("--fail", metavar="PATTERN=ACTION", help=f"Rehearse an outage: {FAULT_HELP}")] = None,
 ) -> None:
     """Serve a snapshot on 127.0.0.1: GET /<host>/<path>?<query> answers what https://<host>/<path>?<query> served.

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer bundles click from 0.29 on
 
 from crawler.cli import accept, admin, backfill, crawl, demo, diff, query, report, service
-from crawler.cli.common import stderr
+from crawler.cli.common import print_line, stderr
 from storage.errors import StorewatchError
 
 app = typer.Typer(
@@ -37,10 +38,22 @@ app.add_typer(admin.replay_app, name="replay")
 
 def main() -> None:
     try:
-        app()
+        status = app(prog_name="storewatch", standalone_mode=False)
     except StorewatchError as error:
-        stderr.print(f"error: {error}", highlight=False, markup=False)
-        sys.exit(2)
+        fail(str(error))
+    except NoArgsIsHelpError as error:  # `storewatch` or `storewatch db` alone: the help, as before
+        error.show()
+        sys.exit(error.exit_code)
+    except UsageError as error:  # an unknown option, a bad value: one line instead of click's usage box
+        where = f" (see `{error.ctx.command_path} --help`)" if error.ctx else ""
+        fail(f"{error.format_message()}{where}")
     except KeyboardInterrupt:
-        stderr.print("interrupted", highlight=False)
+        print_line("interrupted", console=stderr)
         sys.exit(130)
+    sys.exit(status if isinstance(status, int) else 0)  # typer.Exit(N) comes back as N
+
+
+def fail(message: str) -> None:
+    """A user's mistake: one `error:` line on stderr, exit status 2, no traceback."""
+    print_line(f"error: {' '.join(message.split())}", console=stderr)
+    sys.exit(2)

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from crawler.cli.common import FAULT_HELP, DbOption, stderr, stdout
-from crawler.cli.crawl import print_summary
+from crawler.cli.common import FAULT_HELP, DbOption, interruptible, stderr, stdout
+from crawler.cli.crawl import health_policy, print_summary
+from crawler.schedule_config import load_config
 from crawler.replay import Snapshot, parse_faults
 from crawler.stores import check_store, known_stores
 from crawler.wayback import parse_every
@@ -83,7 +84,7 @@ def backfill(
     snapshot = Snapshot.load(replay) if replay else None
     if snapshot is not None and snapshot.store != store:
         raise StorewatchError(f"{snapshot.path} is a snapshot of {snapshot.store!r}, not {store!r}")
-    engine = open_database(db)
+    engine = open_database(db, writable=True)
     before = {run["id"] for run in queries.list_runs(engine, store)}
     engine.dispose()
     settings = {
@@ -94,14 +95,17 @@ def backfill(
         "STOREWATCH_BACKOFF_SECONDS": backoff,
         "STOREWATCH_TIME_TRAVEL": store not in archive_stores(),
     }
-    run_crawls(
-        [(store, snapshot)],
-        database_url=db,
-        progress=stderr.is_terminal,
-        log_level="INFO" if verbose else "WARNING",
-        faults=faults,
-        extra_settings=settings,
-    )
+    policy = health_policy(load_config(None, known_stores=known_stores()), store)
+    with interruptible():
+        run_crawls(
+            [(store, snapshot)],
+            database_url=db,
+            progress=stderr.is_terminal,
+            log_level="INFO" if verbose else "WARNING",
+            faults=faults,
+            extra_settings=settings,
+            policies={store: policy},
+        )
     engine = open_database(db)
     new_runs = [run for run in queries.list_runs(engine, store) if run["id"] not in before]
     engine.dispose()

@@ -1,17 +1,23 @@
-"""What every command shares: the --db option, the --fail help, output formats and printing."""
+"""What every command shares: the --db option, the --fail help, output formats and printing (store text always
+as plain text)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from crawler.safetext import csv_cell, json_text, strip_controls
 from storage.db import open_database
 
 DbOption = Annotated[
@@ -42,26 +48,38 @@ class TableJsonCsv(str, Enum):
 
 
 def database(db: str | None):
-    return open_database(db)
+    """The database a read command reads: a SQLite file that does not exist is an error, not created."""
+    return open_database(db, create=False)
+
+
+def plain(value: str) -> Text:
+    """Text shown as it is: never read as rich markup or emoji codes, control characters stripped."""
+    return Text(strip_controls(value))
+
+
+def print_line(line: str, *, console: Console = stdout) -> None:
+    """One line that may quote store text, printed as plain text."""
+    console.out(strip_controls(line), highlight=False)
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json_text(value) + "\n")
 
 
-def print_csv(rows: list[dict[str, Any]], columns: list[str]) -> None:
+def print_csv(rows: list[dict[str, Any]], columns: list[str], *, raw: bool = False) -> None:
+    """CSV on stdout; unless `raw`, cells a spreadsheet would run as formulas are quoted (see csv_cell)."""
     writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: cell_text(row.get(key)) for key in columns})
+        writer.writerow({key: cell_text(row.get(key)) if raw else csv_cell(cell_text(row.get(key))) for key in columns})
 
 
 def print_table(rows: list[dict[str, Any]], columns: list[str], *, title: str | None = None) -> None:
-    table = Table(title=title, show_lines=False, header_style="bold")
+    table = Table(title=plain(title) if title else None, show_lines=False, header_style="bold")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(plain(column), overflow="fold")
     for row in rows:
-        table.add_row(*(cell_text(row.get(column), limit=80) for column in columns))
+        table.add_row(*(plain(cell_text(row.get(column), limit=80)) for column in columns))
     stdout.print(table)
 
 
@@ -79,3 +97,20 @@ def cell_text(value: Any, limit: int | None = None) -> str:
 def short_instant(value: str | None) -> str:
     """An ISO instant as a date when it falls at midnight UTC (snapshot dates do)."""
     return value.removesuffix("T00:00:00Z") if value else ""
+
+
+class PlainFormatter(logging.Formatter):
+    """Log lines quote store text (error summaries, URLs): control characters are stripped from them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return strip_controls(super().format(record))
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Ctrl-C during a crawl: the runs were recorded partial (or closed) already; say so and exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        print_line("interrupted: the crawl stopped; its run is recorded partial and nothing was removed", console=stderr)
+        raise typer.Exit(130) from None

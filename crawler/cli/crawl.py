@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from crawler.cli.common import FAULT_HELP, DbOption, stderr, stdout
+from crawler.cli.common import FAULT_HELP, DbOption, interruptible, print_line, stderr, stdout
 from crawler.crawl_process import PARENT_ENV
 from crawler.replay import Snapshot, parse_faults
 from crawler.schedule_config import ServiceConfig, load_config
@@ -47,29 +47,29 @@ def crawl(
         storewatch crawl pytorch_hub --replay snapshots/pytorch_hub/2019-06-30
         storewatch crawl onnx_zoo --replay snapshots/onnx_zoo/2023-12-26 --fail 'raw.githubusercontent.com/onnx/*=json:[]'
     """
-    from crawler.runner import check_snapshots, run_crawls, spider_class  # Scrapy is imported only by commands that crawl
+    from crawler.runner import check_snapshots, run_crawls  # Scrapy is imported only by commands that crawl
 
     check_store(store)
     faults = parse_faults(fail or [])
     if faults and not replay:
         raise StorewatchError("--fail needs --replay: fault rules apply to the replay server, never to a live store")
     settings = load_config(config, known_stores=known_stores())
-    policy = settings.health_policy(store, listing_can_drift=spider_class(store).store_config.listing_can_drift)
+    policy = health_policy(settings, store)
     notifier = _notifier(settings)
-    snapshots = None
-    if replay:
-        snapshots = check_snapshots(store, [Snapshot.load(path) for path in replay], db)
-    else:
-        open_database(db)
-    summaries = run_crawls(
-        [(store, snapshot) for snapshot in snapshots] if snapshots else [(store, None)],
-        database_url=db,
-        on_result=print_summary,
-        progress=stderr.is_terminal,
-        log_level="INFO" if verbose else "ERROR",
-        faults=faults,
-        policies={store: policy},
-    )
+    snapshots = [Snapshot.load(path) for path in replay or []]
+    open_database(db, writable=True).dispose()  # a read-only database fails now, not when the run is recorded
+    if snapshots:
+        snapshots = check_snapshots(store, snapshots, db)
+    with interruptible():
+        summaries = run_crawls(
+            [(store, snapshot) for snapshot in snapshots] if snapshots else [(store, None)],
+            database_url=db,
+            on_result=print_summary,
+            progress=stderr.is_terminal,
+            log_level="INFO" if verbose else "ERROR",
+            faults=faults,
+            policies={store: policy},
+        )
     if notifier is not None:
         engine = open_database(db)
         for summary in summaries:
@@ -77,6 +77,13 @@ def crawl(
                 notifier.run_finished(engine, summary["run_id"])
     if any(summary["status"] in ("failed", "suspect") for summary in summaries):
         raise typer.Exit(1)
+
+
+def health_policy(settings: ServiceConfig, store: str):
+    """The store's crawl-health thresholds from the config, its drift default from its spider."""
+    from crawler.runner import spider_class
+
+    return settings.health_policy(store, listing_can_drift=spider_class(store).store_config.listing_can_drift)
 
 
 def _notifier(settings: ServiceConfig):
@@ -100,4 +107,4 @@ def print_summary(summary: dict) -> None:
     )
     stdout.print(line, highlight=False)
     if summary.get("error_summary"):
-        stdout.print(f"    {summary['error_summary']}", highlight=False, markup=False)
+        print_line(f"    {summary['error_summary']}")

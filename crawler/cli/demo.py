@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crawler.cli.common import DbOption, stdout
+from crawler.cli.common import DbOption, print_line, stdout
 from crawler.cli.crawl import print_summary
 from crawler.replay import SNAPSHOT_FILE, Snapshot
 from crawler.stores import known_stores
@@ -26,7 +26,7 @@ def pending_snapshots(root: Path, database_url: str | None) -> list[tuple[str, S
     Recorded means observed at or before the store's latest run, or replayed before: an archive replay
     (modeldepot's) records runs dated at its capture days, not at the snapshot's own date.
     """
-    engine = open_database(database_url)
+    engine = open_database(database_url, writable=True)
     jobs = []
     for store in known_stores():
         directories = sorted((root / store).glob(f"*/{SNAPSHOT_FILE}"))
@@ -48,7 +48,7 @@ def print_run(run: dict, note: str) -> None:
     """The demo's line per run, as `storewatch crawl` prints it."""
     print_summary({**run, "observed_at": isoformat(run["observed_at"])})
     if note:
-        stdout.print(f"    {note.removeprefix('; ')}", highlight=False, markup=False)
+        print_line(f"    {note.removeprefix('; ')}")
 
 
 def demo(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crawler.cli.common import DbOption, cell_text, database, print_json, print_table, short_instant, stderr, stdout
+from crawler.cli.common import DbOption, cell_text, database, print_json, print_line, print_table, short_instant, stderr, stdout
 from crawler.report.content import element_order
 from crawler.report.render import render_compare_markdown, render_diff_markdown
 from crawler.stores import check_store, known_stores
@@ -87,7 +87,7 @@ def _print_diff_text(data: dict[str, Any]) -> None:
         lines.append(
             f"  {row['element']:<15} {row['from']['share']:>5.0%} → {row['to']['share']:>4.0%}  {row['finding'] or ''}".rstrip()
         )
-    stdout.out("\n".join(lines), highlight=False)
+    print_line("\n".join(lines))
 
 
 def _when(instant: str) -> str:
@@ -132,14 +132,12 @@ def compare(
     ]
     print_table(rows, ["element", *tracked], title=f"share of models showing each element, {as_of or 'latest'}")
     if comparison["shared_share"] is not None:
-        stdout.print(
+        print_line(
             f"shared by all {len(tracked)} stores: {len(comparison['shared'])} of {len(rows)} elements "
-            f"({comparison['shared_share']:.0%}): {', '.join(comparison['shared'])}",
-            highlight=False,
-            markup=False,
+            f"({comparison['shared_share']:.0%}): {', '.join(comparison['shared'])}"
         )
     for name, keys in comparison["unique"].items():
-        stdout.print(f"only {name}: {', '.join(keys) or 'nothing'}", highlight=False, markup=False)
+        print_line(f"only {name}: {', '.join(keys) or 'nothing'}")
     match_rows = [
         {
             "score": f"{match['score']:.2f}",

@@ -15,6 +15,7 @@ from crawler.cli.common import (
     database,
     print_csv,
     print_json,
+    print_line,
     print_table,
     short_instant,
     stderr,
@@ -70,6 +71,9 @@ def models(
         typer.Option("--as-of", help="Date (end of that day, UTC) or ISO instant; default: now"),
     ] = None,
     format: Annotated[TableJsonCsv, typer.Option("--format", help="Output format")] = TableJsonCsv.table,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="With --format csv: cells exactly as stored (no quote before a leading = + - @ or tab)")
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """List a store's models as they were at a date: model_id and information elements.
@@ -86,12 +90,12 @@ def models(
         print_json(rows)
     elif format is TableJsonCsv.csv:
         present = {key for row in rows for key in row}
-        print_csv(rows, ["model_id"] + [key for key in ELEMENTS if key in present])
+        print_csv(rows, ["model_id"] + [key for key in ELEMENTS if key in present], raw=raw)
     else:
         shown = [key for key in MODEL_COLUMNS if any(key in row for row in rows)]
         print_table(rows, ["model_id", *shown], title=f"{store}: {len(rows)} models")
         if not rows:
-            stderr.print(f"no {store} models recorded as of {as_of or 'now'} (see `storewatch runs --store {store}`)")
+            print_line(f"no {store} models recorded as of {as_of or 'now'} (see `storewatch runs --store {store}`)", console=stderr)
 
 
 def history(

@@ -10,9 +10,10 @@ from typing import Annotated, Any
 
 import typer
 
-from crawler.cli.common import DbOption, TableOrJson, database, print_json, print_table, stderr, stdout
+from crawler.cli.common import DbOption, PlainFormatter, TableOrJson, database, print_json, print_line, print_table, stderr
 from crawler.stores import known_stores
 from crawler.schedule_config import ServiceConfig, config_path, load_config
+from storage.db import display_url, open_database
 from storage.lock import scheduler_holder, store_writer
 from storage.runs import store_health
 from storage.timeutil import isoformat
@@ -44,6 +45,7 @@ def schedule(
     import scheduler  # the service; imported here so other commands stay light
 
     settings = load_config(config, known_stores=known_stores())
+    open_database(db, writable=True).dispose()  # a read-only database fails now, not at the first crawl
     configure_logging(verbose)
     service = scheduler.Service(settings, db)
     service.run()
@@ -114,7 +116,7 @@ def status_report(settings: ServiceConfig, engine, next_runs: dict[str, dict[str
             }
         )
     return {
-        "database": engine.url.render_as_string(hide_password=True),
+        "database": display_url(engine.url),
         "config": str(settings.path or config_path()),
         "scheduler": {"running": holder is not None, "holder": holder},
         "fail_after": fail_after,
@@ -163,7 +165,7 @@ def print_status_table(report: dict[str, Any]) -> None:
     print_table(rows, ["store", "schedule", "next run", "last run", "outcome", "models", "failures in a row", "health"])
     running = report["scheduler"]
     line = f"scheduler: running ({running['holder']})" if running["running"] else "scheduler: not running"
-    stdout.print(f"{line} on {report['database']}", highlight=False)
+    print_line(f"{line} on {report['database']}")
 
 
 def _to_second(instant: str | None) -> str:
@@ -173,7 +175,7 @@ def _to_second(instant: str | None) -> str:
 def configure_logging(verbose: bool) -> None:
     """Log lines on stderr with UTC timestamps; APScheduler's own chatter only with --verbose."""
     handler = logging.StreamHandler(sys.stderr)
-    formatter = logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+    formatter = PlainFormatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     for name in ("storewatch", "apscheduler"):

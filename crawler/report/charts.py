@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from markupsafe import Markup
 
@@ -28,8 +28,8 @@ def _nice_max(value: float) -> float:
 
 def _time_scale(instants: list[datetime], left: float, right: float):
     start, end = min(instants), max(instants)
-    if start == end:
-        start, end = start - timedelta(days=1), end + timedelta(days=1)
+    if start == end:  # one instant, in the middle (a day either side would overflow at year 9999)
+        return lambda t: (left + right) / 2
     span = (end - start).total_seconds()
     return lambda t: left + (right - left) * (t - start).total_seconds() / span
 

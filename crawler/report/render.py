@@ -1,4 +1,8 @@
-"""Rendering a report's content as HTML (self-contained, inline SVG), Markdown and JSON."""
+"""Rendering a report's content as HTML (self-contained, inline SVG), Markdown and JSON.
+
+Store text is escaped by the templates; control characters are stripped from every rendered HTML, SVG and
+Markdown text as a whole (they are kept in report.json, as \\u escapes), so no field can bring one in.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from crawler.report import charts
+from crawler.safetext import json_text, strip_controls
 
 HTML_FILE, MARKDOWN_FILE, JSON_FILE, CHARTS_DIR = "report.html", "report.md", "report.json", "charts"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]|<>])")
@@ -84,26 +89,31 @@ def build_charts(content: dict[str, Any]) -> dict[str, Markup]:
             shared.append((_instant(point["at"]), round(point["shared_share"] * 100, 1)))
     result["coverage-elements"] = charts.line_chart(shown, title="elements each store shows", y_label="elements shown")
     result["coverage-shared"] = charts.line_chart({"shared by all": shared}, title="share of elements all tracked stores show", y_label="% of elements")
-    return result
+    return {name: Markup(strip_controls(svg)) for name, svg in result.items()}
 
 
 def render_html(content: dict[str, Any], chart_markup: dict[str, Markup] | None = None) -> str:
     chart_markup = chart_markup or build_charts(content)
-    return _environment(markdown=False).get_template("report.html.j2").render(report=content, charts=chart_markup, safe=_safe)
+    return _render("report.html.j2", report=content, charts=chart_markup, safe=_safe)
 
 
 def render_markdown(content: dict[str, Any]) -> str:
-    return _environment(markdown=True).get_template("report.md.j2").render(report=content, charts_dir=CHARTS_DIR, safe=_safe)
+    return _render("report.md.j2", report=content, charts_dir=CHARTS_DIR, safe=_safe)
 
 
 def render_diff_markdown(diff: dict[str, Any]) -> str:
     """`storewatch diff --format markdown`."""
-    return _environment(markdown=True).get_template("diff.md.j2").render(diff=diff)
+    return _render("diff.md.j2", diff=diff)
 
 
 def render_compare_markdown(comparison: dict[str, Any], matches: list[dict[str, Any]]) -> str:
     """`storewatch compare --format markdown`."""
-    return _environment(markdown=True).get_template("compare.md.j2").render(comparison=comparison, matches=matches)
+    return _render("compare.md.j2", comparison=comparison, matches=matches)
+
+
+def _render(template: str, **values: Any) -> str:
+    environment = _environment(markdown=template.endswith(".md.j2"))
+    return strip_controls(environment.get_template(template).render(**values))
 
 
 def write_report(content: dict[str, Any], out: Path) -> Path:
@@ -115,7 +125,7 @@ def write_report(content: dict[str, Any], out: Path) -> Path:
         (out / CHARTS_DIR / f"{name}.svg").write_text('<?xml version="1.0" encoding="UTF-8"?>\n' + str(svg) + "\n", encoding="utf-8")
     (out / HTML_FILE).write_text(render_html(content, chart_markup), encoding="utf-8")
     (out / MARKDOWN_FILE).write_text(render_markdown(content), encoding="utf-8")
-    (out / JSON_FILE).write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / JSON_FILE).write_text(json_text(content) + "\n", encoding="utf-8")
     return out / HTML_FILE
 
 
