@@ -18,7 +18,7 @@ from scrapy import signals
 
 from crawler.items import ModelRecord, UnreadableModel
 from crawler.timetravel import DayRecord
-from crawler.pipelines import kept_stats, normalise_record, run_source
+from crawler.pipelines import checked_record, kept_stats, required_elements, run_source
 from storage import queries
 from storage.db import open_database
 from storage.writer import SnapshotWriter, latest_observed_at
@@ -39,11 +39,12 @@ class ArchivedSnapshot:
 class ArchivePipeline:
     """Writes each ArchivedSnapshot as a run observed at its capture instant; the last one is the crawl's summary."""
 
-    def __init__(self, crawler, database_url: str | None, source: str | None, kept: list[str]) -> None:
+    def __init__(self, crawler, database_url: str | None, source: str | None, kept: list[str], max_raw_bytes: int) -> None:
         self.crawler = crawler
         self.database_url = database_url
         self.source = source
         self.kept_stats = kept
+        self.max_raw_bytes = max_raw_bytes
         self.engine = None
         self.latest: datetime | None = None
         self.summaries: list[dict[str, Any]] = []
@@ -58,6 +59,7 @@ class ArchivePipeline:
             settings.get("STOREWATCH_DATABASE_URL"),
             run_source(settings),
             settings.getlist("STOREWATCH_KEPT_STATS"),
+            settings.getint("STOREWATCH_MAX_RAW_BYTES"),
         )
 
     def open_spider(self):
@@ -78,15 +80,22 @@ class ArchivePipeline:
             self.engine, spider.name, item.observed_at, f"{spider.name}/{spider.version}", source=f"{self.source} capture {item.label}"
         )
         writer.start()
-        for record in map(normalise_record, item.records):  # day records bypass NormalizePipeline
-            writer.add(record.model_id, record.elements, record.raw)
+        errors = list(item.errors)
+        required = required_elements(spider)
+        for record in item.records:  # day records bypass NormalizePipeline: checked here the same way
+            checked = checked_record(record, required, self.max_raw_bytes, self.crawler.stats)
+            if isinstance(checked, UnreadableModel):
+                writer.add_unreadable(checked.model_id)
+                errors.append(checked.reason)
+            else:
+                writer.add(checked.model_id, checked.elements, checked.raw)
         for model_id in item.unreadable:
             writer.add_unreadable(model_id)
         stats = kept_stats(self.crawler.stats.get_stats(), self.kept_stats)
         summary = writer.finish(
             "complete" if item.complete else "partial",
-            errors=len(item.errors),
-            error_summary="; ".join(item.errors[:5]) or None,
+            errors=len(errors),
+            error_summary="; ".join(errors[:5]) or None,
             stats={**stats, "storewatch/archive_capture": item.label},
         )
         self.latest = item.observed_at

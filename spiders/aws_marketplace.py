@@ -46,6 +46,7 @@ STORE = StoreConfig(
     crawled_via="html + browser",
     download_delay=0.5,
     concurrency=4,
+    required_elements=("name", "provider", "access"),
 )
 
 

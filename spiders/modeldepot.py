@@ -45,6 +45,7 @@ STORE = StoreConfig(
     download_delay=1.0,  # the archive allows about 60 requests a minute
     concurrency=1,
     obey_robots=False,  # reads archive.org's public CDX API and raw captures, within its published rate
+    required_elements=("name", "provider"),  # every browse card shows both
 )
 
 

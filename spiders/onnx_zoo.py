@@ -23,6 +23,7 @@ STORE = StoreConfig(
     live_urls=(MANIFEST_URL,),
     crawled_via="api",
     obey_robots=False,  # the raw file onnx.hub itself reads
+    required_elements=("name", "version", "access"),  # onnx.hub reads model, opset_version and model_path
 )
 
 

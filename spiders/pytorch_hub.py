@@ -26,6 +26,8 @@ STORE = StoreConfig(
     obey_robots=False,  # GitHub's API and raw hosts are read as torch.hub reads them; their API terms apply
     auth_env="GITHUB_TOKEN",
     auth_hosts=GITHUB_HOSTS,
+    # scripts/sanity_check.py of pytorch/hub requires title, summary, author, tags and github-link
+    required_elements=("name", "description", "provider", "keywords", "source_code"),
 )
 
 

@@ -31,6 +31,7 @@ STORE = StoreConfig(
     obey_robots=False,  # GitHub's API and raw hosts; their API terms apply
     auth_env="GITHUB_TOKEN",
     auth_hosts=GITHUB_HOSTS,
+    required_elements=("name", "description"),  # the handle, and the doc's first paragraph
 )
 
 

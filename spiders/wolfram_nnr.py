@@ -35,6 +35,7 @@ STORE = StoreConfig(
     crawled_via="html",
     download_delay=1.0,  # no published limit: about one request a second
     concurrency=1,
+    required_elements=("name", "description", "access"),
 )
 
 LISTING_KEYS = ("Name", "ShortName", "UUID", "Description", "ReleaseDate", "LatestUpdate", "Version", "DocumentationLink")
