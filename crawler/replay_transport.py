@@ -14,15 +14,17 @@ than the replay server does, and more to import than a small crawl takes.
 from __future__ import annotations
 
 import asyncio
+import logging
 from urllib.parse import urlsplit
 
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
-from scrapy.exceptions import DownloadConnectionRefusedError, DownloadFailedError, DownloadTimeoutError
+from scrapy.exceptions import DownloadCancelledError, DownloadConnectionRefusedError, DownloadFailedError, DownloadTimeoutError
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.misc import build_from_crawler, load_object
 
 LIVE_HTTP_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
+logger = logging.getLogger(__name__)
 
 
 def replay_url(live_url: str, base_url: str) -> str:
@@ -46,6 +48,10 @@ async def download_via_replay(download, request, base_url: str):
         # leaves the page there, and an errback must find it to close it.
         request.meta.update(replayed.meta)
     return response.replace(url=request.url, request=request)
+
+
+class PageTooLarge(Exception):
+    """The replay server announced a body larger than DOWNLOAD_MAXSIZE."""
 
 
 class HttpDownloadHandler:
@@ -77,20 +83,31 @@ class ReplayDownloadHandler(BaseDownloadHandler):
         self.host, self.port = server.hostname, server.port or 80
         self.prefix = server.path.rstrip("/")
         self.timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
+        # Scrapy's own limits, as its HTTP handler applies them live: a larger answer is refused unread.
+        self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        self.warnsize = crawler.settings.getint("DOWNLOAD_WARNSIZE")
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def download_request(self, request):
         timeout = request.meta.get("download_timeout") or self.timeout
         message = self._message(request, replay_url(request.url, self.prefix))
+        maxsize = request.meta.get("download_maxsize", self.maxsize)
         try:
             async with asyncio.timeout(timeout or None):
-                status, headers, body = await self._exchange(message, with_body=request.method != "HEAD")
+                status, headers, body = await self._exchange(message, with_body=request.method != "HEAD", maxsize=maxsize)
         except TimeoutError:
             raise DownloadTimeoutError(f"replay server took longer than {timeout:g} s for {request.url}") from None
         except ConnectionRefusedError:
             raise DownloadConnectionRefusedError(f"replay server at {self.base_url} refused the connection") from None
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError) as error:
             raise DownloadFailedError(f"replay server at {self.base_url}: {error!r}") from None
+        except PageTooLarge as error:
+            message = f"Expected to receive {error.args[0]} bytes which is larger than download max size ({maxsize}) in request {request}."
+            logger.warning(message)
+            raise DownloadCancelledError(message) from None
+        warnsize = request.meta.get("download_warnsize", self.warnsize)
+        if warnsize and len(body) > warnsize:
+            logger.warning("Received %d bytes which is larger than download warn size (%d) in request %s.", len(body), warnsize, request)
         response_class = responsetypes.from_args(headers=headers, url=request.url, body=body)
         return response_class(
             url=request.url, status=status, headers=headers, body=body, request=request, protocol="HTTP/1.1"
@@ -104,18 +121,18 @@ class ReplayDownloadHandler(BaseDownloadHandler):
             lines.append(f"Content-Length: {len(request.body)}".encode())
         return b"\r\n".join(lines) + b"\r\n\r\n" + request.body
 
-    async def _exchange(self, message: bytes, *, with_body: bool) -> tuple[int, Headers, bytes]:
+    async def _exchange(self, message: bytes, *, with_body: bool, maxsize: int) -> tuple[int, Headers, bytes]:
         """Send one request; a kept-alive connection the server closed meanwhile is retried on a new one."""
         while self.idle:
             reader, writer = self.idle.pop()
             try:
-                return await self._send(reader, writer, message, with_body)
+                return await self._send(reader, writer, message, with_body, maxsize)
             except (ConnectionError, asyncio.IncompleteReadError):
                 writer.close()
         reader, writer = await asyncio.open_connection(self.host, self.port)
-        return await self._send(reader, writer, message, with_body)
+        return await self._send(reader, writer, message, with_body, maxsize)
 
-    async def _send(self, reader, writer, message: bytes, with_body: bool) -> tuple[int, Headers, bytes]:
+    async def _send(self, reader, writer, message: bytes, with_body: bool, maxsize: int) -> tuple[int, Headers, bytes]:
         try:
             writer.write(message)
             status_line, _, head = (await reader.readuntil(b"\r\n\r\n")).partition(b"\r\n")
@@ -126,6 +143,8 @@ class ReplayDownloadHandler(BaseDownloadHandler):
                     headers.appendlist(name.strip(), value.strip())
             status = int(status_line.split(b" ", 2)[1])
             length = int(headers.get(b"Content-Length") or 0) if with_body else 0  # a HEAD answer has no body
+            if maxsize and length > maxsize:
+                raise PageTooLarge(length)  # the connection is closed below, its body never read
             body = await reader.readexactly(length)
         except BaseException:
             writer.close()

@@ -47,6 +47,7 @@ STORE = StoreConfig(
     download_delay=0.5,
     concurrency=4,
     required_elements=("name", "provider", "access"),
+    # The default 20 MB: the live sitemap is about 5 MB, so a warning comes when it doubles.
 )
 
 

@@ -24,6 +24,7 @@ STORE = StoreConfig(
     crawled_via="api",
     obey_robots=False,  # the raw file onnx.hub itself reads
     required_elements=("name", "version", "access"),  # onnx.hub reads model, opset_version and model_path
+    max_page_bytes=8 * 1024 * 1024,  # the manifest is 321 KB for 184 models
 )
 
 

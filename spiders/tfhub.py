@@ -32,6 +32,7 @@ STORE = StoreConfig(
     auth_env="GITHUB_TOKEN",
     auth_hosts=GITHUB_HOSTS,
     required_elements=("name", "description"),  # the handle, and the doc's first paragraph
+    # The default 20 MB: GitHub cuts a recursive tree at 7 MB, the docs are under 20 KB.
 )
 
 
