@@ -180,7 +180,7 @@ class TimeTravelSpiderMiddleware(BaseSpiderMiddleware):
 
     def process_spider_input(self, response, spider=None):
         day = self.crawler.spider.capture_days.get(response.meta.get(DAY)) if response.meta.get("listing") else None
-        if day is not None:
+        if day is not None and 200 <= response.status < 300:  # this runs before HttpErrorMiddleware drops the others
             day.listing_read = True
 
 

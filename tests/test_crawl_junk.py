@@ -73,12 +73,16 @@ def test_modeldepot_junk_captures_keep_models_and_a_junk_browse_capture_records_
     assert models["hellochick/icnet"]["framework"] == "TensorFlow 1.4"  # the 2019 record holds
 
 
-def test_a_backfill_day_whose_listing_capture_is_junk_is_not_recorded(tmp_path):
-    db = f"sqlite:///{tmp_path / 'sw.db'}"
+def test_a_backfill_day_whose_listing_capture_is_junk_or_missing_is_not_recorded(tmp_path):
     archive = wayback_replay_of("wolfram_nnr", tmp_path / "wayback")
+    missing = run_cli("backfill", "wolfram_nnr", "--replay", str(archive), "--fail", "*20190301120000id_*SearchResources*=404",
+                      db=f"sqlite:///{tmp_path / 'missing.db'}")
+    assert "1 snapshots recorded" in missing.stdout and "2019-03-01" not in missing.stdout
+
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
     search = next((archive / WAYBACK_WEB / "20190301120000id_").rglob("SearchResources*"))
     search.write_bytes((snapshot_dir("wolfram_nnr", "2019-03-01") / "resources.wolframcloud.com/NeuralNetRepository/resources/LeNet-Trained-on-MNIST-Data").read_bytes())
     result = run_cli("backfill", "wolfram_nnr", "--replay", str(archive), db=db)
     assert "1 snapshots recorded" in result.stdout
     runs = cli_json("runs", "--store", "wolfram_nnr", db=db)
-    assert [(r["observed_at"][:10], r["status"], r["models_seen"], r["removed"]) for r in runs] == [("2024-06-01", "complete", 12, 0)]
+    assert [(r["observed_at"][:10], r["status"], r["models_seen"]) for r in runs] == [("2024-06-01", "complete", 12)]
