@@ -14,6 +14,8 @@ LISTING_MALFORMED = "storewatch/listing_malformed"
 MODEL_FAILURES = "storewatch/model_failures"
 ERROR_SAMPLES = "storewatch/error_samples"
 MAX_SAMPLES = 5
+# Signal sent (response=, exception=) when a listing callback raised: its answer was not the whole listing.
+listing_refused = object()
 
 
 class IncompleteListing(Exception):

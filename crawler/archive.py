@@ -18,7 +18,7 @@ from scrapy import signals
 
 from crawler.items import ModelRecord, UnreadableModel
 from crawler.timetravel import DayRecord
-from crawler.pipelines import kept_stats, normalise_record, record_failure, run_source
+from crawler.pipelines import checked_record, kept_stats, record_failure, required_elements, run_source
 from storage import queries
 from storage.db import open_database
 from storage.errors import StorewatchError
@@ -42,12 +42,13 @@ class ArchivedSnapshot:
 class ArchivePipeline:
     """Writes each ArchivedSnapshot as a run observed at its capture instant; the last one is the crawl's summary."""
 
-    def __init__(self, crawler, database_url: str | None, source: str | None, kept: list[str], policy: HealthPolicy) -> None:
+    def __init__(self, crawler, database_url: str | None, source: str | None, kept: list[str], policy: HealthPolicy, max_raw_bytes: int) -> None:
         self.crawler = crawler
         self.database_url = database_url
         self.source = source
         self.kept_stats = kept
         self.policy = policy
+        self.max_raw_bytes = max_raw_bytes
         self.engine = None
         self.lock: DatabaseLock | None = None
         self._own_engine = False
@@ -65,6 +66,7 @@ class ArchivePipeline:
             run_source(settings),
             settings.getlist("STOREWATCH_KEPT_STATS"),
             HealthPolicy.from_dict(settings.getdict("STOREWATCH_HEALTH")),
+            settings.getint("STOREWATCH_MAX_RAW_BYTES"),
         )
 
     def open_spider(self):
@@ -96,16 +98,23 @@ class ArchivePipeline:
             source=f"{self.source} capture {item.label}", lock=self.lock, policy=self.policy,
         )
         writer.start()
-        for record in map(normalise_record, item.records):  # day records bypass NormalizePipeline
-            writer.add(record.model_id, record.elements, record.raw)
+        errors = list(item.errors)
+        required = required_elements(spider)
+        for record in item.records:  # day records bypass NormalizePipeline: checked here the same way
+            checked = checked_record(record, required, self.max_raw_bytes, self.crawler.stats)
+            if isinstance(checked, UnreadableModel):
+                writer.add_unreadable(checked.model_id)
+                errors.append(checked.reason)
+            else:
+                writer.add(checked.model_id, checked.elements, checked.raw)
         for model_id in item.unreadable:
             writer.add_unreadable(model_id)
         stats = kept_stats(self.crawler.stats.get_stats(), self.kept_stats)
         try:
             summary = writer.finish(
                 "complete" if item.complete else "partial",
-                errors=len(item.errors),
-                error_summary="; ".join(item.errors[:5]) or None,
+                errors=len(errors),
+                error_summary="; ".join(errors[:5]) or None,
                 stats={**stats, "storewatch/archive_capture": item.label},
             )
         except Exception as error:  # noqa: BLE001 -- the day's run must not stay `running`

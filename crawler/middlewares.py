@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from scrapy.exceptions import NotConfigured
 
-from crawler.accounting import LISTING_RESPONSES, IncompleteListing, note_failure, note_malformed_listing
+from crawler.accounting import LISTING_RESPONSES, IncompleteListing, listing_refused, note_failure, note_malformed_listing
 from crawler.items import UnreadableModel
 
 
@@ -38,15 +38,17 @@ class RunAccountingMiddleware:
 
     A listing callback's exception means the 2xx answer was not the listing document (`suspect` run), unless
     the spider said the listing is merely incomplete (IncompleteListing: a `partial` run). An exception while
-    reading a model's page yields an UnreadableModel, so the model stays present.
+    reading a model's page yields an UnreadableModel, so the model stays present. A refused listing is also
+    signalled (`listing_refused`), for a crawl that must know which of its listings it was (crawler/timetravel.py).
     """
 
-    def __init__(self, stats) -> None:
-        self.stats = stats
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler.stats)
+        return cls(crawler)
 
     def process_spider_input(self, response, spider=None):
         if response.meta.get("listing"):
@@ -60,6 +62,7 @@ class RunAccountingMiddleware:
                 note_failure(self.stats, "listing", message)
             else:
                 note_malformed_listing(self.stats, message)
+            self.crawler.signals.send_catch_log(listing_refused, response=response, exception=exception)
             return []
         if model_id:
             note_failure(self.stats, "model", message)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timezone
 from typing import Any
 
 from scrapy import signals
 from scrapy.exceptions import DropItem
 
-from crawler.accounting import error_count, error_summary, run_status
+from crawler.accounting import error_count, error_summary, note_failure, run_status
 from crawler.elements import ELEMENTS
 from crawler.items import ModelRecord, UnreadableModel
 from storage.db import open_database
@@ -16,7 +17,9 @@ from storage.errors import StorewatchError
 from storage.health import HealthPolicy
 from storage.runs import close_unfinished_run
 from storage.timeutil import isoformat, parse_instant, utcnow
-from storage.writer import SnapshotWriter
+from storage.writer import SnapshotWriter, canonical_json
+
+RAW_PREFIX_CHARS = 2000  # how much of a capped raw record is kept, as canonical JSON
 
 
 def normalise(value: Any) -> Any:
@@ -35,29 +38,79 @@ def normalise(value: Any) -> Any:
 
 
 class NormalizePipeline:
-    """Checks element keys against the taxonomy and normalises elements and raw record."""
+    """Checks element keys against the taxonomy, normalises elements and raw record, caps the raw record, and
+    turns a record without one of the store's required elements into an unreadable model."""
+
+    def __init__(self, crawler, max_raw_bytes: int) -> None:
+        self.crawler = crawler
+        self.max_raw_bytes = max_raw_bytes
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler, crawler.settings.getint("STOREWATCH_MAX_RAW_BYTES"))
 
     def process_item(self, item):
-        if isinstance(item, ModelRecord):
-            try:
-                normalise_record(item)
-            except UnknownElements as error:
-                raise DropItem(str(error)) from None
-        return item
+        if not isinstance(item, ModelRecord):
+            return item
+        try:
+            return checked_record(item, required_elements(self.crawler.spider), self.max_raw_bytes, self.crawler.stats)
+        except UnknownElements as error:
+            raise DropItem(str(error)) from None
 
 
 class UnknownElements(ValueError):
     """A spider mapped a field onto a key that is not in the element taxonomy."""
 
 
-def normalise_record(record: ModelRecord) -> ModelRecord:
-    """Check the record's element keys against the taxonomy, then normalise its elements and raw record."""
+def normalise_record(record: ModelRecord, max_raw_bytes: int = 0) -> ModelRecord:
+    """Check the record's element keys against the taxonomy, then normalise its elements and raw record,
+    capping a raw record larger than `max_raw_bytes` of canonical JSON (0: no cap)."""
     unknown = set(record.elements) - ELEMENTS.keys()
     if unknown:
         raise UnknownElements(f"{record.model_id}: element keys not in the taxonomy: {sorted(unknown)}")
     record.elements = normalise(record.elements)
-    record.raw = normalise(record.raw)
+    record.raw = capped_raw(normalise(record.raw), max_raw_bytes)
     return record
+
+
+def capped_raw(raw: dict[str, Any], max_bytes: int) -> dict[str, Any]:
+    """The raw record, or when its canonical JSON exceeds `max_bytes` a note in its place: its size, a SHA-256
+    of the whole, and a prefix. The same record always gives the same note, so content hashes stay stable."""
+    text = canonical_json(raw)
+    size = len(text.encode())
+    if not max_bytes or size <= max_bytes:
+        return raw
+    return {
+        "raw_capped": {
+            "bytes": size,
+            "limit": max_bytes,
+            "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "prefix": text[:RAW_PREFIX_CHARS],
+        }
+    }
+
+
+def required_elements(spider) -> tuple[str, ...]:
+    config = getattr(spider, "store_config", None)
+    return config.required_elements if config is not None else ()
+
+
+def missing_elements(record: ModelRecord, required: tuple[str, ...]) -> list[str]:
+    """The required elements a normalised record lacks (absent, or an empty string, list or object)."""
+    return [key for key in required if record.elements.get(key) in (None, "", [], {})]
+
+
+def checked_record(record: ModelRecord, required: tuple[str, ...], max_raw_bytes: int, stats) -> ModelRecord | UnreadableModel:
+    """The normalised record; an UnreadableModel, counted as a failed model page, when it lacks a required element.
+
+    Both pipelines go through here: NormalizePipeline for crawled records, ArchivePipeline for a day's records."""
+    normalise_record(record, max_raw_bytes)
+    missing = missing_elements(record, required)
+    if not missing:
+        return record
+    message = f"{record.model_id}: record lacks required elements {missing}"
+    note_failure(stats, "model", message)
+    return UnreadableModel(record.model_id, message)
 
 
 class SnapshotPipeline:

@@ -18,7 +18,7 @@ from typing import Any
 
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
-from crawler.accounting import LISTING_FAILURES, note_failure
+from crawler.accounting import LISTING_FAILURES, IncompleteListing, listing_refused, note_failure
 from crawler.items import ModelRecord, UnreadableModel
 from crawler.wayback import Capture, capture_url, cdx_url, choose_days, parse_cdx, rows_of
 
@@ -78,6 +78,7 @@ class TimeTravel:
         spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.time_travel:
             spider.start = spider.start_in_the_archive  # the store's own start() then runs once per capture day
+            crawler.signals.connect(spider.day_listing_refused, signal=listing_refused)
         return spider
 
     @property
@@ -134,6 +135,17 @@ class TimeTravel:
         if day is not None:
             day.errors.append(f"listing capture unreadable: {failure.getErrorMessage()}")
 
+    def day_listing_refused(self, response, exception):
+        """A day's listing capture that is not the listing (junk) leaves the day unrecorded; an incomplete one
+        makes it partial."""
+        day = self.capture_days.get(response.meta.get(DAY))
+        if day is None:
+            return
+        if isinstance(exception, IncompleteListing):
+            day.errors.append(f"listing capture incomplete: {exception}")
+        else:
+            day.listing_read = False
+
     def model_failed(self, failure):
         for item in super().model_failed(failure):
             yield DayRecord(failure.request.meta[DAY], item) if self.time_travel and DAY in failure.request.meta else item
@@ -168,7 +180,7 @@ class TimeTravelSpiderMiddleware(BaseSpiderMiddleware):
 
     def process_spider_input(self, response, spider=None):
         day = self.crawler.spider.capture_days.get(response.meta.get(DAY)) if response.meta.get("listing") else None
-        if day is not None:
+        if day is not None and 200 <= response.status < 300:  # this runs before HttpErrorMiddleware drops the others
             day.listing_read = True
 
 

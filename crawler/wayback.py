@@ -93,8 +93,8 @@ def parse_cdx(rows: list[list[str]]) -> tuple[list[Capture], str | None]:
     if len(rows) >= 2 and rows[-2] == [] and len(rows[-1]) == 1:
         resume_key, rows = rows[-1][0], rows[:-2]
     header, *body = rows
-    if header and header[0] != "urlkey":
-        raise ValueError(f"unexpected CDX header {header!r}")
+    if header[:1] != ["urlkey"] or any(row and len(row) != len(header) for row in body):
+        raise ValueError(f"unexpected CDX header {header!r}, or rows that do not match it")
     return [Capture(**dict(zip(header, row))) for row in body if row], resume_key
 
 
@@ -150,6 +150,6 @@ def latest_before(captures: list[Capture], day: date) -> Capture | None:
 
 
 def rows_of(data: Any) -> list[list[str]]:
-    if not isinstance(data, list):
-        raise ValueError("a CDX JSON answer is a list of rows")
+    if not isinstance(data, list) or not all(isinstance(row, list) and all(isinstance(cell, str) for cell in row) for row in data):
+        raise ValueError("a CDX JSON answer is a list of rows of strings")
     return data

@@ -6,7 +6,14 @@ and read from the DOM. Only listings delivered as a SageMaker model or algorithm
 (`/marketplace/search*`) is disallowed by robots.txt and never requested.
 
 Identity: `model_id` is the product page id `prodview-<id>`; the product id (`prod-…`) stays in the raw record.
-A delisted product still answers 200 with the default page: it is not yielded, so a complete run removes it.
+
+Not a model, because the store says so: a delisted product, which still answers 200 with the default page
+(its embedded record's `pageId` is `/lib/frontend/pages/ppV2/default`; it is not yielded, so a complete run
+removes it), and a listing whose delivery methods (the Usage query's fulfilment options, or a rendered page's
+fulfilment-type field) are all other than SageMaker. Unreadable, so the model is kept: an empty page; an
+embedded record cut short, not JSON, without queries or without a Detail query (under any other `pageId`);
+a Usage query without fulfilment options; a rendered page without the fulfilment-type field. A sitemap that
+is not a whole XML `<urlset>` (an HTML error page, say) is not the listing: the run is suspect.
 `storewatch backfill` reads the archive's captures of the sitemap and the product pages (crawler/timetravel.py).
 """
 
@@ -18,14 +25,17 @@ from typing import Any
 
 from parsel import Selector
 
+from crawler.accounting import MalformedListing, UnreadablePage
 from crawler.browser import close_page, find_chromium, playwright_settings, render_meta
 from crawler.items import ModelRecord
 from crawler.timetravel import TimeTravel
 from spiders.base import StoreConfig, StoreSpider
 from spiders.html import text_of, without_none
+from spiders.pages import readable_text
 
 SITEMAP_URL = "https://aws.amazon.com/marketplace/sitemap"
 PRODUCT_URL = "https://aws.amazon.com/marketplace/pp/{}"
+URLSET = re.compile(r"\A(?:\ufeff)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<urlset[\s>]", re.DOTALL)
 PP_LOC = re.compile(r"<loc>https://aws\.amazon\.com/marketplace/pp/(prodview-[a-z0-9]{13})</loc>")
 DISALLOWED = re.compile(r"^https?://aws\.amazon\.com/(?:[^/]+/)?marketplace/search")
 ML_DELIVERY = frozenset({"SAGEMAKER_MODEL", "SAGEMAKER_ALGORITHM"})
@@ -46,6 +56,8 @@ STORE = StoreConfig(
     crawled_via="html + browser",
     download_delay=0.5,
     concurrency=4,
+    required_elements=("name", "provider", "access"),
+    # The default 20 MB: the live sitemap is about 5 MB, so a warning comes when it doubles.
 )
 
 
@@ -57,7 +69,13 @@ class IdentityMismatch(Exception):
 
 
 def product_ids(sitemap: str) -> list[str]:
-    """Product page ids in the sitemap (one long line: matched over the whole body), sorted, without repeats."""
+    """Product page ids in the sitemap (one long line: matched over the whole body), sorted, without repeats.
+
+    MalformedListing when the body is not a whole XML sitemap `<urlset>`."""
+    if not URLSET.match(sitemap):
+        raise MalformedListing(f"not an XML sitemap <urlset>: {' '.join(sitemap[:80].split())!r}")
+    if not sitemap.rstrip().endswith("</urlset>"):
+        raise MalformedListing("the sitemap is cut short (no closing </urlset>)")
     return sorted(set(PP_LOC.findall(sitemap)))
 
 
@@ -75,11 +93,22 @@ _BLOB = re.compile(r'<script id="vike_pageContext" type="application/json">(.*?)
 def page_context(html: str) -> dict[str, Any] | None:
     """The page's `vike_pageContext` JSON, or None when the page carries none (it must be rendered)."""
     match = _BLOB.search(html)
-    return json.loads(match.group(1)) if match else None
+    if not match:
+        if 'id="vike_pageContext"' in html:
+            raise UnreadablePage("embedded record cut short (no closing </script>)")
+        return None
+    try:
+        context = json.loads(match.group(1))
+    except ValueError as error:
+        raise UnreadablePage(f"embedded record is not JSON: {error}") from None
+    if not isinstance(context, dict):
+        raise UnreadablePage("embedded record is not a JSON object")
+    return context
 
 
 def is_delisted(context: dict[str, Any]) -> bool:
-    return context.get("pageId") == DELISTED_PAGE or not context.get("dehydratedState", {}).get("queries")
+    """The store's default page, served for a product it no longer lists."""
+    return context.get("pageId") == DELISTED_PAGE
 
 
 def strip_sentinels(value: Any) -> Any:
@@ -98,7 +127,12 @@ def strip_sentinels(value: Any) -> Any:
 def listing_queries(context: dict[str, Any]) -> dict[str, Any]:
     """The Detail, Usage, Pricing and reviews data, chosen by query name (their order varies), never by index."""
     found: dict[str, Any] = {}
-    for query in context["dehydratedState"]["queries"]:
+    queries = (context.get("dehydratedState") or {}).get("queries")
+    if not queries or not isinstance(queries, list):
+        raise UnreadablePage(f"embedded record of page {context.get('pageId')!r} holds no queries")
+    for query in queries:
+        if not isinstance(query, dict):
+            continue
         key = query.get("queryKey") or []
         params = key[2] if len(key) > 2 and isinstance(key[2], dict) else {}
         data = query.get("state", {}).get("data")
@@ -110,15 +144,22 @@ def listing_queries(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def extract_listing(product_id: str, context: dict[str, Any]) -> ModelRecord | None:
-    """A listing's record from its embedded context; None for a listing not delivered through SageMaker."""
+    """A listing's record from its embedded context; None for a listing not delivered through SageMaker.
+
+    UnreadablePage when the Detail query or the Usage query's fulfilment options are missing."""
     queries = listing_queries(context)
-    detail = queries.get("Detail") or {}
+    detail = queries.get("Detail")
+    if not isinstance(detail, dict) or not isinstance(detail.get("listingDetail"), dict):
+        raise UnreadablePage("embedded record has no Detail query with a listingDetail")
     if detail.get("id") != product_id:
         raise IdentityMismatch(f"page for {product_id} holds the record of {detail.get('id')!r}")
     usage = ((queries.get("Usage") or {}).get("listingDetail") or {}).get("usage") or {}
     options = sorted(usage.get("fulfillmentOptions") or [], key=lambda option: option.get("creationDate") or "")
     delivery = [option.get("fulfillmentOptionType") or {} for option in options]
-    if not ML_DELIVERY & {kind.get("fulfillmentOptionTypeId") for kind in delivery}:
+    delivered_as = {kind.get("fulfillmentOptionTypeId") for kind in delivery} - {None}
+    if not delivered_as:
+        raise UnreadablePage("embedded record shows no delivery method (no Usage query with fulfilment options)")
+    if not ML_DELIVERY & delivered_as:
         return None
     overview = detail["listingDetail"].get("overview") or {}
     newest = options[-1] if options else {}
@@ -227,7 +268,9 @@ def _on_github(link: str) -> bool:
 
 
 def extract_rendered(product_id: str, html: str) -> ModelRecord | None:
-    """A listing's record from its rendered DOM (pages without the embedded record); None when not SageMaker."""
+    """A listing's record from its rendered DOM (pages without the embedded record); None when not SageMaker.
+
+    UnreadablePage when the render shows no fulfilment-type field (a render with no fields at all, say)."""
     page = Selector(text=html)
 
     def field(name: str, attribute: str = "data-value") -> str | None:
@@ -236,6 +279,8 @@ def extract_rendered(product_id: str, html: str) -> ModelRecord | None:
     def testid(name: str) -> Selector:
         return page.css(f'[data-testid="{name}"]')
 
+    if not field("fulfillment-type"):
+        raise UnreadablePage(f"rendered page shows no fulfillment-type field ({len(page.css('[data-field]'))} fields)")
     if field("fulfillment-type") not in ML_DELIVERY:
         return None
     table = testid("pricing-table")
@@ -308,11 +353,11 @@ class AwsMarketplaceSpider(TimeTravel, StoreSpider):
         yield self.listing_request(SITEMAP_URL, self.parse_sitemap)
 
     def parse_sitemap(self, response):
-        for product_id in product_ids(response.text):
+        for product_id in product_ids(readable_text(response, "an XML sitemap", MalformedListing)):
             yield self.model_request(product_url(product_id), product_id, self.parse_product, cb_kwargs={"product_id": product_id})
 
     def parse_product(self, response, product_id):
-        context = page_context(response.text)
+        context = page_context(readable_text(response, "HTML", UnreadablePage))
         if context is None:
             yield self.render_request(product_id)
         elif is_delisted(context):

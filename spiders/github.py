@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import yaml
 
-from crawler.accounting import IncompleteListing
+from crawler.accounting import IncompleteListing, MalformedListing, UnreadablePage
 
 GITHUB_HOSTS = frozenset({"api.github.com"})  # a GITHUB_TOKEN raises the API's 60 requests/hour limit
 
@@ -25,11 +25,14 @@ def raw_url(repo: str, branch: str, path: str) -> str:
     return f"https://raw.githubusercontent.com/{repo}/{branch}/{quote(path)}"
 
 
-def tree_blob_paths(listing: dict[str, Any]) -> list[str]:
-    """File paths of a `git/trees` response; refuses a truncated one."""
+def tree_blob_paths(listing: Any) -> list[str]:
+    """File paths of a `git/trees` response: MalformedListing when it is not one, TruncatedListing when cut short."""
+    entries = listing.get("tree") if isinstance(listing, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) and isinstance(entry.get("path"), str) for entry in entries):
+        raise MalformedListing("not a GitHub tree listing: no `tree` list of entries with a path")
     if listing.get("truncated"):
         raise TruncatedListing(f"GitHub truncated the tree listing {listing.get('url', '')}")
-    return [entry["path"] for entry in listing["tree"] if entry.get("type") == "blob"]
+    return [entry["path"] for entry in entries if entry.get("type") == "blob"]
 
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
@@ -38,13 +41,20 @@ _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
 def split_front_matter(text: str) -> tuple[dict[str, Any] | None, str]:
     """(front matter, body) of a Jekyll-style markdown file; (None, text) when it has none.
 
-    Malformed YAML raises yaml.YAMLError: the file is a model page that could not be read.
+    Front matter that is not a YAML mapping (malformed YAML, a list, a bare string) raises UnreadablePage.
     """
     match = _FRONT_MATTER.match(text)
     if not match:
         return None, text
-    front_matter = yaml.safe_load(match.group(1)) or {}
-    return (front_matter if isinstance(front_matter, dict) else None), text[match.end():]
+    try:
+        front_matter = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as error:
+        raise UnreadablePage(f"front matter is not YAML: {' '.join(str(error).split())}") from None
+    if front_matter is None:
+        front_matter = {}
+    if not isinstance(front_matter, dict):
+        raise UnreadablePage(f"front matter is a {type(front_matter).__name__}, not a mapping")
+    return front_matter, text[match.end():]
 
 
 _CODE_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)

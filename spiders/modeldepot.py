@@ -9,6 +9,11 @@ that capture (crawler/archive.py):
   when there is none), so a model not captured again keeps its record;
 - a model missing from the day's browse capture is gone (a complete run removes it).
 
+Not a model, because the store says so: a model missing from the day's browse capture (gone), and a path
+under the site's own folders (`/assets`, `/search`, `/browse`...). Unreadable: a browse capture without the
+model list (an error page, an empty body) is not that day's listing, so the day is not recorded; a model page
+capture without its title (`h1.model-title`) counts as an unreadable capture (the model is kept).
+
 Identity: `model_id` is `<user>/<slug>` from the page path, lowercased, with or without `/overview`.
 ModelDepot showed no version number; the CDX digest of the capture used stays in the raw record.
 The page markup was reconstructed (snapshots/modeldepot/SOURCES.md): check it on real captures.
@@ -23,12 +28,13 @@ from urllib.parse import urljoin
 
 from parsel import Selector
 
-from crawler.accounting import note_failure
+from crawler.accounting import note_failure, note_malformed_listing
 from crawler.archive import ArchivedSnapshot
 from crawler.items import ModelRecord
 from crawler.wayback import Capture, cdx_url, choose_days, latest_before, parse_cdx, rows_of
 from spiders.base import StoreConfig, StoreSpider, _describe
 from spiders.html import text_of, without_none
+from spiders.pages import body_text
 
 SITE = "https://modeldepot.io"
 ARCHIVE_SPAN = ("2017", "2021")  # the store's life: every capture a day's state may depend on
@@ -45,6 +51,7 @@ STORE = StoreConfig(
     download_delay=1.0,  # the archive allows about 60 requests a minute
     concurrency=1,
     obey_robots=False,  # reads archive.org's public CDX API and raw captures, within its published rate
+    required_elements=("name", "provider"),  # every browse card shows both
 )
 
 
@@ -75,6 +82,16 @@ def model_captures(captures: list[Capture]) -> dict[str, list[Capture]]:
 
 # -- reading captured pages ---------------------------------------------------------------------------------
 
+
+
+def is_browse_page(html: str) -> bool:
+    """A browse capture shows the model list (perhaps empty); an error page or an empty body does not."""
+    return bool(Selector(text=html).css(".model-list"))
+
+
+def is_model_page(html: str) -> bool:
+    """A model page capture shows the model's title; an error page, a login page or an empty body does not."""
+    return bool(Selector(text=html).css("h1.model-title"))
 
 
 def browse_cards(html: str) -> dict[str, dict[str, Any]]:
@@ -221,7 +238,14 @@ class ModeldepotSpider(StoreSpider):
             self.logger.warning("no browse capture in the archive's index for the window asked")
 
     def parse_browse(self, response, browse: Capture):
-        self.cards[browse.timestamp] = browse_cards(response.text)
+        html = body_text(response)
+        if is_browse_page(html):
+            self.cards[browse.timestamp] = browse_cards(html)
+        else:
+            message = f"browse capture {browse.timestamp} is not a browse page (no model list): day not recorded"
+            note_malformed_listing(self.crawler.stats, message)
+            self.cards[browse.timestamp] = None
+            self.errors.append(message)
         yield from self.listing_done()
 
     def browse_failed(self, failure):
@@ -254,7 +278,12 @@ class ModeldepotSpider(StoreSpider):
         return needed
 
     def parse_page(self, response, capture: Capture):
-        self.pages[capture] = response.text
+        html = body_text(response)
+        if is_model_page(html):
+            self.pages[capture] = html
+        else:
+            note_failure(self.crawler.stats, "model", f"capture {capture.timestamp} of {capture.original} is not a model page")
+            self.pages[capture] = None
         yield from self.page_done()
 
     def page_failed(self, failure):

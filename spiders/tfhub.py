@@ -2,7 +2,13 @@
 
 Identity: a model is a model handle `<publisher>/<model path>` (tfhub.dev/<handle>/<version>); the docs of
 its versions are its versions. The handle is read from the doc path after the docs folder, so identity
-survives the `assets/g3doc/` -> `assets/docs/` move. Publisher and collection pages are not models.
+survives the `assets/g3doc/` -> `assets/docs/` move.
+
+Not a model, because the store says so: a doc outside `<publisher>/models/` (publisher and collection pages),
+and a doc whose first line calls it a `# Publisher` or `# Collection`. Unreadable, so the model is kept: a doc
+whose first line is not the title tfhub.dev's own validator requires of a model doc (`# Module|Placeholder|
+Lite|Tfjs|Coral <publisher>/<name>/<version>`), or that has no `<!-- key: value -->` metadata line (every doc
+of the five recorded snapshots has both), an empty body, an HTML page.
 """
 
 from __future__ import annotations
@@ -11,14 +17,19 @@ import re
 from collections import defaultdict
 from typing import Any
 
+from crawler.accounting import MalformedListing, UnreadablePage
 from crawler.items import ModelRecord
 from spiders.base import StoreConfig, StoreSpider
 from spiders.github import GITHUB_HOSTS, first_code_block, paper_links, raw_url, tree_blob_paths, tree_url
+from spiders.pages import readable_json, readable_text
 
 REPO, BRANCH = "tensorflow/tfhub.dev", "master"
 MODEL_DOC = re.compile(r"^assets/(?:docs|g3doc)/(?P<publisher>[^/]+)/models/(?P<model>.+)/(?P<version>\d+)\.md$")
 METADATA_LINE = re.compile(r"^<!--\s*([\w-]+)\s*:\s*(.*?)\s*-->\s*$", re.MULTILINE)
 MODALITIES = ("image", "text", "audio", "video")
+TITLE_LINE = re.compile(r"^#\s+(\w+)\s+(\S+)")
+MODEL_KINDS = frozenset({"Module", "Placeholder", "Lite", "Tfjs", "Coral"})  # tfhub.dev tools/validator.py
+OTHER_KINDS = frozenset({"Publisher", "Collection"})
 
 STORE = StoreConfig(
     name="tfhub",
@@ -31,10 +42,12 @@ STORE = StoreConfig(
     obey_robots=False,  # GitHub's API and raw hosts; their API terms apply
     auth_env="GITHUB_TOKEN",
     auth_hosts=GITHUB_HOSTS,
+    required_elements=("name", "description"),  # the handle, and the doc's first paragraph
+    # The default 20 MB: GitHub cuts a recursive tree at 7 MB, the docs are under 20 KB.
 )
 
 
-def model_versions(listing: dict[str, Any]) -> dict[str, dict[int, str]]:
+def model_versions(listing: Any) -> dict[str, dict[int, str]]:
     """handle -> {version: doc path} for every model doc in a recursive tree listing."""
     handles: dict[str, dict[int, str]] = defaultdict(dict)
     for path in tree_blob_paths(listing):
@@ -60,9 +73,25 @@ def parse_doc(text: str) -> tuple[str | None, dict[str, list[str]], str]:
     return (title.group(1) if title else None), dict(metadata), " ".join(paragraph)
 
 
-def extract_model(handle: str, versions: dict[int, str], text: str) -> ModelRecord:
-    """A model's record from its latest version's doc and the list of its versions."""
+def doc_kind(text: str) -> str:
+    """What the doc's first line says it documents (`Module`, `Lite`, `Collection`...); UnreadablePage when
+    the first line is not such a title."""
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    match = TITLE_LINE.match(first_line)
+    kind = match.group(1) if match else None
+    if kind in OTHER_KINDS or (kind in MODEL_KINDS and "/" in match.group(2)):
+        return kind
+    raise UnreadablePage(f"first line is not a tfhub.dev doc title: {first_line[:80]!r}")
+
+
+def extract_model(handle: str, versions: dict[int, str], text: str) -> ModelRecord | None:
+    """A model's record from its latest version's doc and the list of its versions; None for a doc that
+    says it documents a publisher or a collection."""
+    if doc_kind(text) in OTHER_KINDS:
+        return None
     kind, metadata, description = parse_doc(text)
+    if not metadata:
+        raise UnreadablePage("no <!-- key: value --> metadata line")
     latest = max(versions)
 
     def first(*keys: str) -> str | None:
@@ -120,9 +149,11 @@ class TfhubSpider(StoreSpider):
         yield self.listing_request(tree_url(REPO, BRANCH, recursive=True), self.parse_listing)
 
     def parse_listing(self, response):
-        for handle, versions in model_versions(response.json()).items():
+        for handle, versions in model_versions(readable_json(response, MalformedListing)).items():
             url = raw_url(REPO, BRANCH, versions[max(versions)])
             yield self.model_request(url, handle, self.parse_model, cb_kwargs={"handle": handle, "versions": versions})
 
     def parse_model(self, response, handle, versions):
-        yield extract_model(handle, versions, response.text)
+        record = extract_model(handle, versions, readable_text(response, "markdown", UnreadablePage))
+        if record is not None:
+            yield record

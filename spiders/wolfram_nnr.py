@@ -4,21 +4,28 @@ Identity: `model_id` is the resource's `ShortName`, the slug of its page (`.../r
 taken from the listing, never computed from the display name: "GPT-2 Transformer Trained on WebText Data"
 lives at `GPT2-Transformer-Trained-on-WebText-Data`. The resource UUID stays in the raw record.
 
+Not a model, because the store says so: a search item whose `ResourceType` names another type than
+`NeuralNet`. Unreadable, so the model is kept: a resource page without the lead line (`p.lead`, as on the
+Function Repository's pages) or without the `NetModel[...]` retrieval cell every NNR page documents, an empty
+page. A search answer that is not an object with a `Resources` list is not the listing (a suspect run); a
+listed item naming no page (no `ShortName`, no `DocumentationLink`) makes the run partial.
+
 The page markup was reconstructed (snapshots/wolfram_nnr/SOURCES.md): check the selectors on a live page.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from parsel import Selector
 
-from crawler.accounting import note_failure
+from crawler.accounting import MalformedListing, UnreadablePage, note_failure
 from crawler.items import ModelRecord
 from crawler.timetravel import TimeTravel
 from spiders.base import StoreConfig, StoreSpider
 from spiders.html import text_of, without_none
+from spiders.pages import readable_json, readable_text
 
 SEARCH_URL = (
     "https://www.wolframcloud.com/obj/resourcesystem/api/1.0/SearchResources"
@@ -35,21 +42,30 @@ STORE = StoreConfig(
     crawled_via="html",
     download_delay=1.0,  # no published limit: about one request a second
     concurrency=1,
+    required_elements=("name", "description", "access"),
 )
 
 LISTING_KEYS = ("Name", "ShortName", "UUID", "Description", "ReleaseDate", "LatestUpdate", "Version", "DocumentationLink")
 
 
-class TruncatedSearch(Exception):
-    """The search listing returned as many resources as it was asked for: some are probably missing."""
+class SearchListing(NamedTuple):
+    """What the search answer lists: the models by page slug, and what keeps it from being the whole list."""
+
+    items: list[dict[str, Any]]
+    unidentified: int  # NeuralNet items naming no page
+    truncated: bool  # as many resources as asked for: some are probably missing
 
 
-def listing_items(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The listed resources, by ShortName; raises TruncatedSearch (with the items) when the count hit the cap."""
-    items = sorted((item for item in data["Resources"] if slug(item)), key=slug)
-    if len(data["Resources"]) >= SEARCH_COUNT:
-        raise TruncatedSearch(items)
-    return items
+def listing_items(data: Any) -> SearchListing:
+    """The listed NeuralNet resources, sorted by slug; MalformedListing when `data` is not a search answer."""
+    resources = data.get("Resources") if isinstance(data, dict) else None
+    if not isinstance(resources, list) or not all(isinstance(item, dict) for item in resources):
+        raise MalformedListing("the search answer is not an object with a `Resources` list of objects")
+    nets = [item for item in resources if item.get("ResourceType", "NeuralNet") == "NeuralNet"]
+    items = sorted((item for item in nets if slug(item)), key=slug)
+    if nets and not items:
+        raise MalformedListing("no listed resource names its page (ShortName or DocumentationLink)")
+    return SearchListing(items, len(nets) - len(items), len(resources) >= SEARCH_COUNT)
 
 
 def slug(item: dict[str, Any]) -> str | None:
@@ -61,8 +77,12 @@ def slug(item: dict[str, Any]) -> str | None:
 
 
 def extract_model(item: dict[str, Any], html: str) -> ModelRecord:
-    """A resource page's record; listing fields fill what the page does not show."""
+    """A resource page's record; listing fields fill what the page does not show.
+
+    UnreadablePage when the page lacks the lead line or the NetModel retrieval cell of a resource page."""
     page = Selector(text=html)
+    if not page.css("p.lead") or not any("NetModel[" in cell for cell in page.css("pre.wl-input::text").getall()):
+        raise UnreadablePage("not a resource page: no p.lead line or no NetModel[...] cell")
 
     def row(key: str) -> Selector:
         return page.css(f'.metadata-row[data-key="{key}"] dd')
@@ -126,13 +146,13 @@ class WolframNnrSpider(TimeTravel, StoreSpider):
         yield self.listing_request(SEARCH_URL, self.parse_listing)
 
     def parse_listing(self, response):
-        try:
-            items = listing_items(response.json())
-        except TruncatedSearch as truncated:
-            items = truncated.args[0]
-            note_failure(self.crawler.stats, "listing", f"search listing holds {len(items)} resources: probably truncated")
-        for item in items:
+        listing = listing_items(readable_json(response, MalformedListing))
+        if listing.truncated:
+            note_failure(self.crawler.stats, "listing", f"search listing holds {SEARCH_COUNT} resources or more: probably truncated")
+        if listing.unidentified:
+            note_failure(self.crawler.stats, "listing", f"{listing.unidentified} listed resources name no page: nothing removed")
+        for item in listing.items:
             yield self.model_request(RESOURCE_URL.format(slug(item)), slug(item), self.parse_model, cb_kwargs={"item": item})
 
     def parse_model(self, response, item):
-        yield extract_model(item, response.text)
+        yield extract_model(item, readable_text(response, "HTML", UnreadablePage))

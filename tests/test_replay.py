@@ -178,3 +178,18 @@ def test_the_replay_url_alone_chooses_the_replay_client():
 
     assert http_handler_class(Settings({"STOREWATCH_REPLAY_URL": "http://127.0.0.1:9"})) is ReplayDownloadHandler
     assert http_handler_class(Settings()).__name__ == LIVE_HTTP_HANDLER.rsplit(".", 1)[1]
+
+
+def test_a_page_over_the_size_limit_is_refused_unread_as_scrapy_refuses_it_live():
+    from scrapy.exceptions import DownloadCancelledError
+
+    directory = snapshot_dir("tfhub", "2021-06-30")
+    size = (directory / TREE.lstrip("/")).stat().st_size
+    doc = "https://raw.githubusercontent.com/tensorflow/tfhub.dev/master/assets/docs/google/models/imagenet/mobilenet_v2_100_224/classification/5.md"
+    with ReplayServer(directory) as server:
+        (refused, small), pooled = download(replay_handler(server.url), LIVE_TREE, doc, download_maxsize=size - 1)
+    assert isinstance(refused, DownloadCancelledError) and f"{size} bytes" in str(refused)
+    assert small.status == 200 and pooled == 1  # the refused answer's connection was dropped, a new one serves the next
+    with ReplayServer(directory) as server:
+        [whole], _ = download(replay_handler(server.url), LIVE_TREE, download_maxsize=size)
+    assert len(whole.body) == size

@@ -16,9 +16,10 @@ def page(date: str, name: str) -> str:
 
 def test_listing_skips_repository_docs():
     listing = json.loads((snapshot_dir("pytorch_hub", "2020-12-31") / "api.github.com/repos/pytorch/hub/git/trees/master").read_text())
+    listing["tree"].append({"path": "SECURITY.md", "type": "blob"})
     files = model_files(listing)
     assert "pytorch_vision_resnet.md" in files
-    assert not {"README.md", "CONTRIBUTING.md", "CODE_OF_CONDUCT.md"} & set(files)
+    assert not {"README.md", "CONTRIBUTING.md", "CODE_OF_CONDUCT.md", "SECURITY.md"} & set(files)
 
 
 def test_front_matter_maps_onto_elements():
@@ -41,7 +42,3 @@ def test_older_page_without_demo_link_leaves_the_element_absent():
     record = extract_model("pytorch_vision_alexnet.md", page("2019-06-30", "pytorch_vision_alexnet.md"))
     assert record.elements["name"] == "AlexNet"
     assert "demo" not in record.elements
-
-
-def test_markdown_without_front_matter_is_not_a_model():
-    assert extract_model("README.md", page("2019-06-30", "README.md")) is None

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from conftest import snapshot_dir
-from spiders.wolfram_nnr import RESOURCE_URL, SEARCH_URL, TruncatedSearch, extract_model, listing_items, slug
+from spiders.wolfram_nnr import RESOURCE_URL, SEARCH_URL, extract_model, listing_items, slug
 
 RESOURCES = "resources.wolframcloud.com/NeuralNetRepository/resources"
 SEARCH_FILE = SEARCH_URL.removeprefix("https://")
 
 
 def listing(date: str) -> list[dict]:
-    return listing_items(json.loads((snapshot_dir("wolfram_nnr", date) / SEARCH_FILE).read_text()))
+    return listing_items(json.loads((snapshot_dir("wolfram_nnr", date) / SEARCH_FILE).read_text())).items
 
 
 def record(date: str, short_name: str):
@@ -33,9 +31,9 @@ def test_listing_names_every_resource_page_by_its_slug_not_its_name():
 
 def test_a_listing_as_long_as_the_count_asked_for_is_flagged_as_truncated():
     items = [{"ShortName": f"Net-{n:04}", "Name": f"Net {n}"} for n in range(1000)]
-    with pytest.raises(TruncatedSearch) as raised:
-        listing_items({"Resources": items})
-    assert len(raised.value.args[0]) == 1000
+    listing = listing_items({"Resources": items})
+    assert listing.truncated and len(listing.items) == 1000
+    assert not listing_items({"Resources": items[:999]}).truncated
 
 
 def test_resource_page_maps_onto_elements():

@@ -1,0 +1,56 @@
+"""Telling a store's document from junk that answered 200: an empty body, an HTML page where JSON, markdown or
+XML was expected, JSON that does not parse.
+
+Each check raises the exception its caller passes: `MalformedListing` for a listing (the run is suspect),
+`UnreadablePage` for a model page (the model is kept and counted as an error).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from scrapy.http import Response, TextResponse
+
+# An HTML document starts with a doctype or an <html>, <head> or <body> tag, perhaps after a BOM and comments.
+_HTML_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)[\s>]", re.IGNORECASE | re.DOTALL)
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def is_html_document(body: bytes, content_type: str | None = None) -> bool:
+    """True for an HTML document, or for markup (a body starting with `<`, not `<?xml`) the server calls text/html.
+
+    The header alone never condemns a body: JSON, markdown or XML stays what it is whatever the server says.
+    """
+    if _HTML_START.match(body[:4096]):
+        return True
+    declared = (content_type or "").split(";")[0].strip().lower()
+    start = body.lstrip()[:5]
+    return declared in _HTML_TYPES and start[:1] == b"<" and start != b"<?xml"
+
+
+def body_text(response: Response) -> str:
+    """The body as text; a response Scrapy did not type as text (no Content-Type, say) is read as UTF-8."""
+    if isinstance(response, TextResponse):
+        return response.text
+    return response.body.decode("utf-8", errors="replace")
+
+
+def readable_text(response: Response, expected: str, junk: type[Exception]) -> str:
+    """The body as text; `junk` when it is empty, or an HTML page where `expected` (not "HTML") was asked for."""
+    if not response.body.strip():
+        raise junk(f"empty body where {expected} was expected")
+    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+    if expected != "HTML" and is_html_document(response.body, content_type):
+        raise junk(f"an HTML page where {expected} was expected")
+    return body_text(response)
+
+
+def readable_json(response: Response, junk: type[Exception]) -> Any:
+    """The body's JSON; `junk` when it is empty, an HTML page, or not JSON (cut short, say)."""
+    text = readable_text(response, "JSON", junk)
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise junk(f"not JSON: {error}") from None
