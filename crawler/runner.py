@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +14,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.reactor import install_reactor
 from twisted.internet import defer
+from twisted.internet.error import ReactorNotRunning
 
 from crawler import settings as default_settings
 from crawler.replay import FaultRule, ReplayServer, Snapshot
@@ -134,7 +137,7 @@ def _run_locked(jobs, locks, database_url, on_result, progress, log_level, fault
             process.stop()
             from twisted.internet import reactor
 
-            if reactor.running:
+            with contextlib.suppress(ReactorNotRunning):  # a Ctrl-C has Scrapy stop the reactor itself
                 reactor.stop()
 
     @defer.inlineCallbacks
@@ -176,6 +179,9 @@ def _run_locked(jobs, locks, database_url, on_result, progress, log_level, fault
     with crawl_collector():
         process.start(stop_after_crawl=False)
     stopped_abruptly = not finished  # the reactor was stopped under the crawls (Ctrl-C twice)
+    interrupted = stopped_abruptly or any(summary["close_reason"] == "shutdown" for summary in summaries)
+    if interrupted:  # already stopping: one more Ctrl-C must not cut the clean-up short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     for server in servers:
         server.__exit__(None, None, None)
     if stopped_abruptly:
@@ -184,6 +190,6 @@ def _run_locked(jobs, locks, database_url, on_result, progress, log_level, fault
                 close_unfinished_run(lock.engine, run_id, "partial", "interrupted: stopped at once (Ctrl-C twice) before the run was recorded; nothing was recorded")
     if failure:
         raise failure[0]
-    if stopped_abruptly or any(summary["close_reason"] == "shutdown" for summary in summaries):
+    if interrupted:
         raise KeyboardInterrupt
     return summaries

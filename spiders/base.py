@@ -28,8 +28,8 @@ class StoreConfig:
     required_elements: tuple[str, ...] = ("name",)
     # A page larger than this is refused (a model page: unreadable; a listing: failed); half of it logs a warning.
     max_page_bytes: int = 20 * 1024 * 1024
-    # A listing that can drift between requests (pagination, search ranking): by default a model must be
-    # absent from two complete runs in a row before it is removed (`confirm_removals`, storewatch.toml).
+    # A paginated listing that can drift between requests: by default a model must be absent from two
+    # complete runs in a row before it is removed (`confirm_removals`, storewatch.toml).
     listing_can_drift: bool = False
 
     def scrapy_settings(self) -> dict:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from storage.events import notable_events
+from storage.health import HealthPolicy
 from storage.writer import SnapshotWriter
 
 
 def record(engine, when: str, present: dict[str, dict], status: str = "complete", error: str | None = None) -> None:
-    writer = SnapshotWriter(engine, "teststore", datetime.fromisoformat(when).replace(tzinfo=timezone.utc), "teststore/1")
+    # half the store leaving in one run is believed here (the crawl-health gate would hold it as suspect)
+    policy = HealthPolicy(max_drop=1.0)
+    writer = SnapshotWriter(engine, "teststore", datetime.fromisoformat(when).replace(tzinfo=timezone.utc), "teststore/1", policy=policy)
     writer.start()
     for model_id, elements in present.items():
         writer.add(model_id, elements, {"id": model_id})

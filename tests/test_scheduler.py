@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, text
 
 from conftest import ROOT, SNAPSHOTS, run_cli, snapshot_dir
 from storage.db import alembic_config, open_database
+from storage.lock import acquire_store_lock
 from storage.models import CrawlRun, Model, ModelVersion
 from storage.queries import list_runs, models_as_of
 from test_crawl_replay import pytorch_models_in
@@ -225,6 +226,49 @@ def test_a_second_scheduler_on_the_same_database_refuses_and_the_lock_dies_with_
 
     after_kill = start(config, db_url, "third")  # the killed holder's lock is gone
     assert after_kill.stop() == 0
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_scheduler_that_loses_its_postgres_lock_stops_dispatching_and_exits(start, db_url, engine, tmp_path):
+    config = write_config(
+        tmp_path / "storewatch.toml", {"onnx_zoo": {"every": "2s", "replay": str(snapshot_dir("onnx_zoo", "2023-12-26"))}}, {"lock_check": "1s"}
+    )
+    first = start(config, db_url, "first")
+    wait_until(lambda: statuses(engine).count("complete") >= 1, 60, "a first run")
+    with engine.connect() as connection:  # a database administrator ends the scheduler's lock session
+        ended = connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'storewatch scheduler' AND datname = current_database()")
+        ).scalars().all()
+    assert ended == [True]
+    assert first.process.wait(60) == 3, first.log()
+    log = first.log()
+    assert "the scheduler lost its lock on the database" in log and "dispatching nothing more" in log
+    runs_then = len(runs(engine))
+    assert "running" not in statuses(engine)
+
+    status = json.loads(run_cli("status", "--config", str(config), "--format", "json", db=db_url, check=False).stdout)
+    assert status["scheduler"] == {"running": False, "holder": None}
+    second = start(config, db_url, "second")  # a supervisor's restart takes the lock
+    status = json.loads(run_cli("status", "--config", str(config), "--format", "json", db=db_url, check=False).stdout)
+    assert f"pid {second.process.pid} on" in status["scheduler"]["holder"]
+    wait_until(lambda: len(runs(engine)) > runs_then, 60, "the new scheduler's run")
+    assert second.stop() == 0
+    assert version_counts(engine)[2] == 184  # one open version per model: no crawl ran twice at once
+
+
+def test_a_store_another_process_is_writing_is_skipped_as_busy(start, tmp_path):
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
+    engine = open_database(db)
+    config = write_config(tmp_path / "storewatch.toml", {"onnx_zoo": {"every": "1s", "replay": str(snapshot_dir("onnx_zoo", "2023-12-26"))}})
+    lock = acquire_store_lock(engine, "onnx_zoo")  # as a manual `storewatch crawl onnx_zoo` would hold it
+    try:
+        scheduler = start(config, db, "busy")
+        wait_until(lambda: "onnx_zoo: skipped: busy -- another process is writing it (pid" in scheduler.log(), 30, "a skipped run")
+        assert runs(engine) == []  # skipped, not recorded as a failure
+    finally:
+        lock.release()
+    wait_until(lambda: statuses(engine)[:1] == ["complete"], 60, "a run once the store is free")
+    assert scheduler.stop() == 0
 
 
 def test_sigterm_lets_a_running_crawl_finish_within_the_grace_period_else_stops_it(start, tmp_path):
