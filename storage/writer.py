@@ -398,13 +398,17 @@ class SnapshotWriter:
             )
         ).all()
 
-        new_rows, to_close, closed_elements, held_changes = [], [], [], []
+        new_rows, to_close, closed_elements, held_changes, deferred = [], [], [], [], 0
         for row in needing_version:
+            if row.open_version is not None and status != "complete":
+                deferred += 1
+                if status == "suspect":  # kept for `storewatch accept`; a partial run's wait for the next run
+                    held_changes.append(
+                        {"run_id": self.run_id, "model_pk": row.id, "content_hash": row.content_hash, "elements": json.loads(row.elements), "raw": json.loads(row.raw)}
+                    )
+                continue
             elements = json.loads(row.elements)
             if row.open_version is not None:
-                if status != "complete":
-                    held_changes.append({"run_id": self.run_id, "model_pk": row.id, "content_hash": row.content_hash, "elements": elements, "raw": json.loads(row.raw)})
-                    continue
                 kind, changed = "changed", changed_keys(row.open_elements, elements)
                 to_close.append(row.open_version)
                 closed_elements.append(row.open_elements)
@@ -425,8 +429,8 @@ class SnapshotWriter:
                 notes.append(
                     f"held for `storewatch accept {self.run_id}`: {held_removals} missing models and {len(held_changes)} changed models"
                 )
-        elif held_changes:
-            notes.append(f"{len(held_changes)} changed models left for the next complete run")
+        elif deferred:
+            notes.append(f"{deferred} changed models left for the next complete run")
         if new_rows:
             connection.execute(insert(versions), new_rows)
         opened = summary.added + len(new_rows)
