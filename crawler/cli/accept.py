@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from crawler.cli.common import DbOption, database, stdout
+from crawler.cli.common import DbOption, print_line
+from storage.db import open_database
 from crawler.cli.crawl import print_summary
 from storage.writer import accept_run
 
@@ -28,7 +29,7 @@ def accept(
         storewatch runs --status suspect
         storewatch accept 42
     """
-    engine = database(db)
+    engine = open_database(db, create=False, writable=True)
     summary = accept_run(engine, run)
-    stdout.print(f"run {run} accepted: now complete", highlight=False)
+    print_line(f"run {run} accepted: now complete")
     print_summary(summary.as_dict())
