@@ -127,12 +127,31 @@ def schema_is_current(engine: Engine) -> bool:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the latest migration (creates it in an empty database)."""
+    upgrade_to(engine, "head")
+
+
+def upgrade_to(engine: Engine, revision: str) -> None:
+    """Bring the schema to migration `revision` (tests build older databases with it)."""
     from alembic import command
 
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            # A migration that alters a SQLite table rebuilds it (copy, drop, rename); with foreign keys on, the
+            # drop fails once other tables refer to it. SQLite ignores this pragma inside a transaction.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise StorewatchError("the schema upgrade left rows that refer to missing rows; the database was not changed")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def open_database(

@@ -29,3 +29,41 @@ def test_first_use_of_any_command_upgrades_an_empty_database(tmp_path):
     db = f"sqlite:///{tmp_path / 'fresh.db'}"
     assert run_cli("runs", "--format", "json", db=db).stdout.strip() == "[]"
     assert "crawl_runs" in inspect(open_database(db, upgrade_schema=False)).get_table_names()
+
+
+def test_a_database_with_history_upgrades_to_the_latest_schema(db_url):
+    """A database recorded before model keys and the one-open-version index upgrades in place, history intact."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import create_engine, text
+
+    from storage.db import upgrade_to
+    from storage.queries import model_history, models_as_of
+
+    old = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    upgrade_to(old, "0003")
+    when = datetime(2020, 1, 1)
+    with old.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO crawl_runs (id, store, observed_at, started_at, status, models_seen, added, changed, removed, returned, "
+                "errors, spider_version) VALUES (1, 'teststore', :t, :t, 'complete', 2, 2, 0, 0, 0, 0, 'x')"
+            ),
+            {"t": when},
+        )
+        for pk, model_id in ((1, "a"), (2, "b")):
+            connection.execute(text("INSERT INTO models (id, store, model_id) VALUES (:pk, 'teststore', :m)"), {"pk": pk, "m": model_id})
+            connection.execute(
+                text(
+                    "INSERT INTO model_versions (model_pk, valid_from, opened_by_run, change, changed_elements, content_hash, elements, raw) "
+                    "VALUES (:pk, :t, 1, 'added', '[]', 'h', :e, '{}')"
+                ),
+                {"pk": pk, "t": when, "e": f'{{"name": "{model_id}"}}'},
+            )
+    old.dispose()
+    engine = open_database(db_url)  # upgrades on first use
+    assert [row["model_id"] for row in models_as_of(engine, "teststore")] == ["a", "b"]
+    assert model_history(engine, "teststore", "b")[0]["elements"] == {"name": "b"}
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    command.check(config)
+    engine.dispose()
