@@ -34,11 +34,13 @@ test: install
 	$(BIN)/python -m pytest
 
 ## bench: ingest throughput and growth on the TF Hub snapshots; diff time and memory on a 1M-model store;
-## memory across a 500-page crawl rendered in Chromium
+## memory across a 500-page crawl rendered in Chromium; every store under every fault class, and two writers
+## at once, on SQLite and PostgreSQL
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/diff.py
 	$(BIN)/python bench/playwright_memory.py
+	$(BIN)/python bench/faults.py
 
 ## check: the schema matches the migrations
 check: install  # the models match the migrations: upgrade a scratch database, then alembic check

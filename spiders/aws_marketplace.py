@@ -271,7 +271,7 @@ def extract_rendered(product_id: str, html: str) -> ModelRecord | None:
     """A listing's record from its rendered DOM (pages without the embedded record); None when not SageMaker.
 
     UnreadablePage when the render shows no fulfilment-type field (a render with no fields at all, say)."""
-    page = Selector(text=html)
+    page = Selector(text=html, type="html")
 
     def field(name: str, attribute: str = "data-value") -> str | None:
         return page.css(f'[data-field="{name}"]').attrib.get(attribute)

@@ -11,8 +11,9 @@ that capture (crawler/archive.py):
 
 Not a model, because the store says so: a model missing from the day's browse capture (gone), and a path
 under the site's own folders (`/assets`, `/search`, `/browse`...). Unreadable: a browse capture without the
-model list (an error page, an empty body) is not that day's listing, so the day is not recorded; a model page
-capture without its title (`h1.model-title`) counts as an unreadable capture (the model is kept).
+model list (an error page, an empty body) or cut short (no closing `</html>`: the archive keeps some truncated
+captures) is not that day's listing, so the day is not recorded; a model page capture without its title
+(`h1.model-title`) or cut short counts as an unreadable capture (the model is kept).
 
 Identity: `model_id` is `<user>/<slug>` from the page path, lowercased, with or without `/overview`.
 ModelDepot showed no version number; the CDX digest of the capture used stays in the raw record.
@@ -84,20 +85,31 @@ def model_captures(captures: list[Capture]) -> dict[str, list[Capture]]:
 
 
 
+_DOCUMENT_END = re.compile(r"</html\s*>", re.IGNORECASE)
+
+
+def is_whole_document(html: str) -> bool:
+    """The capture reaches its closing </html>. The archive keeps some captures cut short, and an HTML parser
+    reads the first half of a page as a page with fewer models or fields: that is not the day's page."""
+    return _DOCUMENT_END.search(html) is not None
+
+
 def is_browse_page(html: str) -> bool:
-    """A browse capture shows the model list (perhaps empty); an error page or an empty body does not."""
-    return bool(Selector(text=html).css(".model-list"))
+    """A whole browse capture showing the model list (perhaps empty); an error page, an empty body or a capture
+    cut short is not."""
+    return is_whole_document(html) and bool(Selector(text=html, type="html").css(".model-list"))
 
 
 def is_model_page(html: str) -> bool:
-    """A model page capture shows the model's title; an error page, a login page or an empty body does not."""
-    return bool(Selector(text=html).css("h1.model-title"))
+    """A whole model page capture showing the model's title; an error page, a login page, an empty body or a
+    capture cut short is not."""
+    return is_whole_document(html) and bool(Selector(text=html, type="html").css("h1.model-title"))
 
 
 def browse_cards(html: str) -> dict[str, dict[str, Any]]:
     """The model cards of a browse capture, by model id, with what each card shows."""
     cards = {}
-    for card in Selector(text=html).css(".model-card[data-model]"):
+    for card in Selector(text=html, type="html").css(".model-card[data-model]"):
         cards[card.attrib["data-model"].strip().lower()] = without_none(
             {
                 "name": text_of(card.css(".model-card-title")),
@@ -114,7 +126,7 @@ def browse_cards(html: str) -> dict[str, dict[str, Any]]:
 
 def extract_model(model_id: str, html: str, capture: Capture, card: dict[str, Any] | None = None) -> ModelRecord:
     """A model's record from its overview capture; the browse card fills what the page lacks."""
-    page = Selector(text=html)
+    page = Selector(text=html, type="html")
     card = card or {}
 
     def meta(name: str) -> str | None:
@@ -242,7 +254,7 @@ class ModeldepotSpider(StoreSpider):
         if is_browse_page(html):
             self.cards[browse.timestamp] = browse_cards(html)
         else:
-            message = f"browse capture {browse.timestamp} is not a browse page (no model list): day not recorded"
+            message = f"browse capture {browse.timestamp} is not a browse page (no model list, or cut short): day not recorded"
             note_malformed_listing(self.crawler.stats, message)
             self.cards[browse.timestamp] = None
             self.errors.append(message)

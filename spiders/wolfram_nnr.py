@@ -80,7 +80,7 @@ def extract_model(item: dict[str, Any], html: str) -> ModelRecord:
     """A resource page's record; listing fields fill what the page does not show.
 
     UnreadablePage when the page lacks the lead line or the NetModel retrieval cell of a resource page."""
-    page = Selector(text=html)
+    page = Selector(text=html, type="html")
     if not page.css("p.lead") or not any("NetModel[" in cell for cell in page.css("pre.wl-input::text").getall()):
         raise UnreadablePage("not a resource page: no p.lead line or no NetModel[...] cell")
 
