@@ -35,7 +35,7 @@ from crawler.items import ModelRecord
 from crawler.wayback import Capture, cdx_url, choose_days, latest_before, parse_cdx, rows_of
 from spiders.base import StoreConfig, StoreSpider, _describe
 from spiders.html import text_of, without_none
-from spiders.pages import body_text
+from spiders.pages import body_text, is_whole_document
 
 SITE = "https://modeldepot.io"
 ARCHIVE_SPAN = ("2017", "2021")  # the store's life: every capture a day's state may depend on
@@ -83,15 +83,6 @@ def model_captures(captures: list[Capture]) -> dict[str, list[Capture]]:
 
 # -- reading captured pages ---------------------------------------------------------------------------------
 
-
-
-_DOCUMENT_END = re.compile(r"</html\s*>", re.IGNORECASE)
-
-
-def is_whole_document(html: str) -> bool:
-    """The capture reaches its closing </html>. The archive keeps some captures cut short, and an HTML parser
-    reads the first half of a page as a page with fewer models or fields: that is not the day's page."""
-    return _DOCUMENT_END.search(html) is not None
 
 
 def is_browse_page(html: str) -> bool:

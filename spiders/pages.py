@@ -54,3 +54,12 @@ def readable_json(response: Response, junk: type[Exception]) -> Any:
         return json.loads(text)
     except ValueError as error:
         raise junk(f"not JSON: {error}") from None
+
+
+_DOCUMENT_END = re.compile(r"</html\s*>", re.IGNORECASE)
+
+
+def is_whole_document(html: str) -> bool:
+    """The HTML page reaches its closing </html>. A page cut short (the archive keeps some such captures; a
+    server may serve a cut file whole) still parses, as a page with fewer models or fields: it is junk."""
+    return _DOCUMENT_END.search(html) is not None

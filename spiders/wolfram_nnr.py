@@ -25,7 +25,7 @@ from crawler.items import ModelRecord
 from crawler.timetravel import TimeTravel
 from spiders.base import StoreConfig, StoreSpider
 from spiders.html import text_of, without_none
-from spiders.pages import readable_json, readable_text
+from spiders.pages import is_whole_document, readable_json, readable_text
 
 SEARCH_URL = (
     "https://www.wolframcloud.com/obj/resourcesystem/api/1.0/SearchResources"
@@ -79,10 +79,13 @@ def slug(item: dict[str, Any]) -> str | None:
 def extract_model(item: dict[str, Any], html: str) -> ModelRecord:
     """A resource page's record; listing fields fill what the page does not show.
 
-    UnreadablePage when the page lacks the lead line or the NetModel retrieval cell of a resource page."""
+    UnreadablePage when the page lacks the lead line or the NetModel retrieval cell of a resource page, or is
+    cut short (no closing </html>)."""
     page = Selector(text=html, type="html")
     if not page.css("p.lead") or not any("NetModel[" in cell for cell in page.css("pre.wl-input::text").getall()):
         raise UnreadablePage("not a resource page: no p.lead line or no NetModel[...] cell")
+    if not is_whole_document(html):
+        raise UnreadablePage("resource page cut short (no closing </html>)")
 
     def row(key: str) -> Selector:
         return page.css(f'.metadata-row[data-key="{key}"] dd')

@@ -279,6 +279,14 @@ def test_wolfram_search_items_of_another_type_are_not_models_and_items_naming_no
     assert len(requests) == len(data["Resources"]) - 2 and (status, errors) == ("partial", 1)
 
 
+def test_a_wolfram_page_cut_short_after_its_markers_is_unreadable_not_a_change():
+    page = (snapshot_dir("wolfram_nnr", "2024-06-01") / WOLFRAM_PAGES / LENET).read_text()
+    cut = page[: page.index("NetModel[") + 500]  # the lead line and the NetModel cell are there; the rest is not
+    with pytest.raises(UnreadablePage, match="cut short"):
+        wolfram_nnr.extract_model(wolfram_item("2024-06-01", LENET), cut)
+    assert wolfram_nnr.extract_model(wolfram_item("2024-06-01", LENET), page).model_id == LENET
+
+
 @pytest.mark.parametrize("directory", snapshot_dirs("wolfram_nnr"), ids=lambda path: path.name)
 def test_every_recorded_wolfram_page_is_read(directory):
     for items in read_every_page(wolfram_nnr.WolframNnrSpider, directory, WOLFRAM_SEARCH, wolfram_nnr.SEARCH_URL):
