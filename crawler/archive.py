@@ -95,13 +95,13 @@ class ArchivePipeline:
         spider = self.crawler.spider
         writer = SnapshotWriter(
             self.engine, spider.name, item.observed_at, f"{spider.name}/{spider.version}",
-            source=f"{self.source} capture {item.label}", lock=self.lock, policy=self.policy,
+            source=f"{self.source} capture {item.label}", lock=self.lock, policy=self.policy, max_raw_bytes=self.max_raw_bytes,
         )
         writer.start()
         errors = list(item.errors)
         required = required_elements(spider)
         for record in item.records:  # day records bypass NormalizePipeline: checked here the same way
-            checked = checked_record(record, required, self.max_raw_bytes, self.crawler.stats)
+            checked = checked_record(record, required, self.crawler.stats)
             if isinstance(checked, UnreadableModel):
                 writer.add_unreadable(checked.model_id)
                 errors.append(checked.reason)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -17,9 +16,7 @@ from storage.errors import StorewatchError
 from storage.health import HealthPolicy
 from storage.runs import close_unfinished_run
 from storage.timeutil import isoformat, parse_instant, utcnow
-from storage.writer import SnapshotWriter, canonical_json
-
-RAW_PREFIX_CHARS = 2000  # how much of a capped raw record is kept, as canonical JSON
+from storage.writer import SnapshotWriter
 
 
 def normalise(value: Any) -> Any:
@@ -38,22 +35,21 @@ def normalise(value: Any) -> Any:
 
 
 class NormalizePipeline:
-    """Checks element keys against the taxonomy, normalises elements and raw record, caps the raw record, and
-    turns a record without one of the store's required elements into an unreadable model."""
+    """Checks element keys against the taxonomy, normalises elements and raw record, and turns a record without
+    one of the store's required elements into an unreadable model."""
 
-    def __init__(self, crawler, max_raw_bytes: int) -> None:
+    def __init__(self, crawler) -> None:
         self.crawler = crawler
-        self.max_raw_bytes = max_raw_bytes
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler, crawler.settings.getint("STOREWATCH_MAX_RAW_BYTES"))
+        return cls(crawler)
 
     def process_item(self, item):
         if not isinstance(item, ModelRecord):
             return item
         try:
-            return checked_record(item, required_elements(self.crawler.spider), self.max_raw_bytes, self.crawler.stats)
+            return checked_record(item, required_elements(self.crawler.spider), self.crawler.stats)
         except UnknownElements as error:
             raise DropItem(str(error)) from None
 
@@ -62,32 +58,14 @@ class UnknownElements(ValueError):
     """A spider mapped a field onto a key that is not in the element taxonomy."""
 
 
-def normalise_record(record: ModelRecord, max_raw_bytes: int = 0) -> ModelRecord:
-    """Check the record's element keys against the taxonomy, then normalise its elements and raw record,
-    capping a raw record larger than `max_raw_bytes` of canonical JSON (0: no cap)."""
+def normalise_record(record: ModelRecord) -> ModelRecord:
+    """Check the record's element keys against the taxonomy, then normalise its elements and raw record."""
     unknown = set(record.elements) - ELEMENTS.keys()
     if unknown:
         raise UnknownElements(f"{record.model_id}: element keys not in the taxonomy: {sorted(unknown)}")
     record.elements = normalise(record.elements)
-    record.raw = capped_raw(normalise(record.raw), max_raw_bytes)
+    record.raw = normalise(record.raw)
     return record
-
-
-def capped_raw(raw: dict[str, Any], max_bytes: int) -> dict[str, Any]:
-    """The raw record, or when its canonical JSON exceeds `max_bytes` a note in its place: its size, a SHA-256
-    of the whole, and a prefix. The same record always gives the same note, so content hashes stay stable."""
-    text = canonical_json(raw)
-    size = len(text.encode())
-    if not max_bytes or size <= max_bytes:
-        return raw
-    return {
-        "raw_capped": {
-            "bytes": size,
-            "limit": max_bytes,
-            "sha256": hashlib.sha256(text.encode()).hexdigest(),
-            "prefix": text[:RAW_PREFIX_CHARS],
-        }
-    }
 
 
 def required_elements(spider) -> tuple[str, ...]:
@@ -100,11 +78,11 @@ def missing_elements(record: ModelRecord, required: tuple[str, ...]) -> list[str
     return [key for key in required if record.elements.get(key) in (None, "", [], {})]
 
 
-def checked_record(record: ModelRecord, required: tuple[str, ...], max_raw_bytes: int, stats) -> ModelRecord | UnreadableModel:
+def checked_record(record: ModelRecord, required: tuple[str, ...], stats) -> ModelRecord | UnreadableModel:
     """The normalised record; an UnreadableModel, counted as a failed model page, when it lacks a required element.
 
     Both pipelines go through here: NormalizePipeline for crawled records, ArchivePipeline for a day's records."""
-    normalise_record(record, max_raw_bytes)
+    normalise_record(record)
     missing = missing_elements(record, required)
     if not missing:
         return record
@@ -121,7 +99,8 @@ class SnapshotPipeline:
     """
 
     def __init__(
-        self, crawler, database_url: str | None, observed_at: str | None, source: str | None, kept: list[str], policy: HealthPolicy
+        self, crawler, database_url: str | None, observed_at: str | None, source: str | None, kept: list[str], policy: HealthPolicy,
+        max_raw_bytes: int = 0,
     ) -> None:
         self.crawler = crawler
         self.kept_stats = kept
@@ -129,6 +108,7 @@ class SnapshotPipeline:
         self.observed_at = parse_instant(observed_at, end_of_day=False) if observed_at else utcnow()
         self.source = source
         self.policy = policy
+        self.max_raw_bytes = max_raw_bytes
         self.writer: SnapshotWriter | None = None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -142,6 +122,7 @@ class SnapshotPipeline:
             run_source(settings),
             settings.getlist("STOREWATCH_KEPT_STATS"),
             HealthPolicy.from_dict(settings.getdict("STOREWATCH_HEALTH")),
+            settings.getint("STOREWATCH_MAX_RAW_BYTES"),
         )
 
     def open_spider(self):
@@ -149,7 +130,8 @@ class SnapshotPipeline:
         lock = getattr(self.crawler, "storewatch_lock", None)  # taken by the runner; else the writer takes its own
         engine = lock.engine if lock is not None else open_database(self.database_url)
         self.writer = SnapshotWriter(
-            engine, spider.name, self.observed_at, f"{spider.name}/{spider.version}", source=self.source, lock=lock, policy=self.policy
+            engine, spider.name, self.observed_at, f"{spider.name}/{spider.version}", source=self.source, lock=lock, policy=self.policy,
+            max_raw_bytes=self.max_raw_bytes,
         )
         try:
             self.writer.start()

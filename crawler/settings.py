@@ -80,7 +80,7 @@ STOREWATCH_SOURCE = None  # where the run's data came from, for crawl_runs.sourc
 STOREWATCH_REPLAY_URL = None  # base URL of a replay server; None: crawl the live stores
 STOREWATCH_PROGRESS = False  # print a progress line on stderr
 # A record's raw part larger than this (bytes of canonical JSON) is stored as a note: its size, a SHA-256 of
-# the whole and a prefix (crawler.pipelines.capped_raw). Pages themselves are limited per store
+# the whole and a prefix (storage.writer.capped_raw_json). Pages themselves are limited per store
 # (StoreConfig.max_page_bytes -> DOWNLOAD_MAXSIZE).
 STOREWATCH_MAX_RAW_BYTES = 1024 * 1024
 # Rendering (spiders that need a browser, crawler/browser.py): the Chromium executable; None: $STOREWATCH_CHROMIUM,

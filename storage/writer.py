@@ -104,6 +104,22 @@ def record_hash(elements_json: str, raw_json: str) -> str:
     return digest.hexdigest()[:32]
 
 
+RAW_PREFIX_CHARS = 2000  # how much of a capped raw record is kept, as canonical JSON
+
+
+def capped_raw_json(raw_json: str, max_bytes: int) -> str:
+    """A record's raw part as canonical JSON; when longer than `max_bytes` (0: no limit), a note in its place:
+    its size, a SHA-256 of the whole and a prefix. The same record always gives the same note, so its content
+    hash changes only when the record does."""
+    if not max_bytes or len(raw_json) * 4 <= max_bytes:  # UTF-8 takes at most 4 bytes a character
+        return raw_json
+    whole = raw_json.encode()
+    if len(whole) <= max_bytes:
+        return raw_json
+    note = {"bytes": len(whole), "limit": max_bytes, "sha256": hashlib.sha256(whole).hexdigest(), "prefix": raw_json[:RAW_PREFIX_CHARS]}
+    return canonical_json({"raw_capped": note})
+
+
 def _json_column(value):
     """JSON text as a value for a JSON column, on PostgreSQL (its JSON type needs the cast)."""
     return cast(value, JSON)
@@ -164,6 +180,7 @@ class SnapshotWriter:
         batch_size: int = 1000,
         lock: DatabaseLock | None = None,
         policy: HealthPolicy | None = None,
+        max_raw_bytes: int = 0,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -173,6 +190,7 @@ class SnapshotWriter:
         self.batch_size = batch_size
         self.lock = lock
         self.policy = policy or HealthPolicy()
+        self.max_raw_bytes = max_raw_bytes  # a larger raw record is stored as a note (capped_raw_json)
         self.run_id: int | None = None
         self.recovered: list[dict[str, Any]] = []  # runs of dead processes this writer closed at start
         self._own_lock = False
@@ -219,7 +237,7 @@ class SnapshotWriter:
     def add(self, model_id: str, elements: dict[str, Any], raw: dict[str, Any]) -> None:
         """Stage one model's record as seen in this run."""
         if self._remember(model_id):
-            elements_json, raw_json = canonical_json(elements), canonical_json(raw)
+            elements_json, raw_json = canonical_json(elements), capped_raw_json(canonical_json(raw), self.max_raw_bytes)
             self._pending.append(
                 {
                     "model_key": model_key(model_id),

@@ -1,17 +1,21 @@
-"""NormalizePipeline: a record without the store's required elements is unreadable; a huge raw record is capped."""
+"""NormalizePipeline: a record without the store's required elements is unreadable; the writer caps a huge raw record."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timezone
+
+from sqlalchemy import select
 
 from scrapy.utils.test import get_crawler
 
 from conftest import snapshot_dir
 from crawler.items import ModelRecord, UnreadableModel
-from crawler.pipelines import RAW_PREFIX_CHARS, NormalizePipeline, capped_raw
+from crawler.pipelines import NormalizePipeline
 from spiders import pytorch_hub, tfhub
-from storage.writer import canonical_json
+from storage.models import ModelVersion
+from storage.writer import RAW_PREFIX_CHARS, SnapshotWriter, canonical_json, capped_raw_json
 
 TFHUB_TREE = "api.github.com/repos/tensorflow/tfhub.dev/git/trees/master?recursive=1"
 TFHUB_RAW = "raw.githubusercontent.com/tensorflow/tfhub.dev/master"
@@ -42,27 +46,36 @@ def test_a_record_without_a_required_element_is_an_unreadable_model_counted_as_a
 
 def tfhub_record(date: str, handle: str) -> ModelRecord:
     versions = tfhub.model_versions(json.loads((snapshot_dir("tfhub", date) / TFHUB_TREE).read_text()))[handle]
-    return tfhub.extract_model(handle, versions, (snapshot_dir("tfhub", date) / TFHUB_RAW / versions[max(versions)]).read_text())
+    record = tfhub.extract_model(handle, versions, (snapshot_dir("tfhub", date) / TFHUB_RAW / versions[max(versions)]).read_text())
+    return pipeline_for(tfhub.TfhubSpider).process_item(record)
 
 
-def test_a_raw_record_over_the_limit_is_replaced_by_a_stable_note():
+def stored_raw(engine, when: str, record: ModelRecord, max_raw_bytes: int) -> dict:
+    """Record `record` as observed at `when` through a writer with that cap; the raw part stored for it."""
+    writer = SnapshotWriter(engine, "tfhub", datetime.fromisoformat(when).replace(tzinfo=timezone.utc), "tfhub/1", max_raw_bytes=max_raw_bytes)
+    run_id = writer.start()
+    writer.add(record.model_id, record.elements, record.raw)
+    writer.finish("complete")
+    with engine.connect() as connection:
+        opened = connection.execute(select(ModelVersion.raw).where(ModelVersion.opened_by_run == run_id)).scalars().all()
+    return opened[0] if opened else None
+
+
+def test_a_raw_record_over_the_limit_is_stored_as_a_stable_note(engine):
     handle = "google/imagenet/mobilenet_v2_100_224/classification"
-    pipeline = pipeline_for(tfhub.TfhubSpider, STOREWATCH_MAX_RAW_BYTES=2000)
-    uncapped = pipeline_for(tfhub.TfhubSpider).process_item(tfhub_record("2021-06-30", handle))  # the 1 MB default
-    whole = canonical_json(uncapped.raw)
+    record = tfhub_record("2021-06-30", handle)
+    whole = canonical_json(record.raw)
     assert len(whole.encode()) > 2000
 
-    first, again = (pipeline.process_item(tfhub_record("2021-06-30", handle)) for _ in range(2))
-    note = first.raw["raw_capped"]
-    assert first.raw == again.raw  # same input, same stored value: the content hash does not flicker
+    note = stored_raw(engine, "2021-06-30", record, 2000)["raw_capped"]
     assert note == {"bytes": len(whole.encode()), "limit": 2000, "sha256": hashlib.sha256(whole.encode()).hexdigest(), "prefix": whole[:RAW_PREFIX_CHARS]}
-    assert first.elements == uncapped.elements  # only the raw part is capped
-
-    older = pipeline.process_item(tfhub_record("2020-12-31", handle)).raw["raw_capped"]
-    assert older["sha256"] != note["sha256"]  # a change beyond the prefix still changes the record
+    assert stored_raw(engine, "2021-07-01", tfhub_record("2021-06-30", handle), 2000) is None  # same note: no new version
+    assert capped_raw_json(whole, 2000) == capped_raw_json(whole, 2000)
 
 
 def test_a_raw_record_within_the_limit_is_kept_whole():
-    raw = {"a": "x" * 100}
-    assert capped_raw(raw, 1000) is raw and capped_raw(raw, 0) is raw
-    assert capped_raw(raw, 50)["raw_capped"]["bytes"] == len(canonical_json(raw))
+    raw = canonical_json({"a": "x" * 100})
+    assert capped_raw_json(raw, 1000) == raw and capped_raw_json(raw, 0) == raw
+    assert json.loads(capped_raw_json(raw, 50))["raw_capped"]["bytes"] == len(raw)
+    wide = canonical_json({"a": "€" * 100})  # 3 bytes a character: over 250 bytes, though 104 characters
+    assert json.loads(capped_raw_json(wide, 250))["raw_capped"]["bytes"] == len(wide.encode())
