@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from storage.models import model_key  # noqa: E402
+
 STORE = "tfhub"  # a store the CLI knows; the data is generated
 FIRST, SECOND = "2024-01-01", "2024-02-01"
 TASKS = ("image-classification", "text-generation", "object-detection", "speech-recognition", "translation")
@@ -50,6 +52,11 @@ def elements_of(i: int, revision: int = 1) -> dict:
     if revision > 1 and i % 3 == 0:
         elements["demo"] = f"https://example.org/demo/{i}"
     return elements
+
+
+def model_row(i: int) -> tuple[int, str, str, str]:
+    model_id = f"m{i:07d}"
+    return i + 1, STORE, model_id, model_key(model_id)
 
 
 def generate(url: str, models: int, churn: float, seed: int = 3) -> dict[str, int]:
@@ -80,7 +87,7 @@ def generate(url: str, models: int, churn: float, seed: int = 3) -> dict[str, in
     first = sql_instant(FIRST)
     for start in range(0, models, BATCH):
         chunk = range(start, min(start + BATCH, models))
-        cursor.executemany("INSERT INTO models (id, store, model_id) VALUES (?, ?, ?)", [(i + 1, STORE, f"m{i:07d}") for i in chunk])
+        cursor.executemany("INSERT INTO models (id, store, model_id, model_key) VALUES (?, ?, ?, ?)", [model_row(i) for i in chunk])
         rows = []
         for i in chunk:
             elements = elements_of(i)
@@ -101,7 +108,7 @@ def generate(url: str, models: int, churn: float, seed: int = 3) -> dict[str, in
         next_version += 1
     for i in removed:
         counts.subtract(elements_of(i).keys())
-    cursor.executemany("INSERT INTO models (id, store, model_id) VALUES (?, ?, ?)", [(i + 1, STORE, f"m{i:07d}") for i in added])
+    cursor.executemany("INSERT INTO models (id, store, model_id, model_key) VALUES (?, ?, ?, ?)", [model_row(i) for i in added])
     for i in added:
         elements = elements_of(i)
         counts.update(elements.keys())
