@@ -97,7 +97,7 @@ def assert_readable(items: list, spider_class) -> None:
     """One record, which the store's required elements accept."""
     records = only_records(items)
     assert len(records) == 1
-    checked = checked_record(records[0], spider_class.store_config.required_elements, 0, SCRATCH_STATS)
+    checked = checked_record(records[0], spider_class.store_config.required_elements, SCRATCH_STATS)
     assert isinstance(checked, ModelRecord), checked
 
 
