@@ -36,14 +36,17 @@ class UnreadablePage(Exception):
 def note_failure(stats, kind: str, message: str) -> None:
     """Count a failed listing or model request and keep the first few messages for the run's error summary."""
     stats.inc_value(LISTING_FAILURES if kind == "listing" else MODEL_FAILURES)
-    samples = stats.get_value(ERROR_SAMPLES) or []
-    if len(samples) < MAX_SAMPLES:
-        stats.set_value(ERROR_SAMPLES, [*samples, message[:300]])
+    _keep_sample(stats, message)
 
 
 def note_malformed_listing(stats, message: str) -> None:
     """Count a listing that answered with something other than the store's listing document."""
     stats.inc_value(LISTING_MALFORMED)
+    _keep_sample(stats, message)
+
+
+def _keep_sample(stats, message: str) -> None:
+    """Keep the first few messages for the run's error summary."""
     samples = stats.get_value(ERROR_SAMPLES) or []
     if len(samples) < MAX_SAMPLES:
         stats.set_value(ERROR_SAMPLES, [*samples, message[:300]])

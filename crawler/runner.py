@@ -13,6 +13,7 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.reactor import install_reactor
+from sqlalchemy import Engine
 from twisted.internet import defer
 from twisted.internet.error import ReactorNotRunning
 
@@ -26,7 +27,7 @@ from storage.health import HealthPolicy
 from storage.lock import DatabaseLock, acquire_store_lock
 from storage.runs import close_unfinished_run
 from storage.timeutil import isoformat
-from storage.writer import check_not_future, latest_observed_at
+from storage.writer import check_not_future, check_time_order
 
 
 def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
@@ -42,19 +43,17 @@ def spider_class(store: str):
     return StoreSpiderLoader().load(check_store(store))
 
 
-def check_snapshots(store: str, snapshots: list[Snapshot], database_url: str | None) -> list[Snapshot]:
-    """Snapshots of `store` in time order, none older than the store's history; else a one-line error."""
+def check_snapshots(store: str, snapshots: list[Snapshot], engine: Engine) -> list[Snapshot]:
+    """Snapshots of `store` in time order, none older than the store's history; else a one-line error.
+
+    The writer checks each run again under the store's lock; this refuses a series before it starts."""
     for snapshot in snapshots:
         if snapshot.store != store:
             raise StorewatchError(f"{snapshot.path} is a snapshot of {snapshot.store!r}, not {store!r}")
         check_not_future(store, snapshot.observed_at)
     ordered = sorted(snapshots, key=lambda snapshot: snapshot.observed_at)
-    latest = latest_observed_at(open_database(database_url), store)
-    if ordered and latest is not None and ordered[0].observed_at < latest:
-        raise StorewatchError(
-            f"{store}: snapshot {ordered[0].path.name} (observed {isoformat(ordered[0].observed_at)}) is older than "
-            f"the latest run ({isoformat(latest)}); history is appended in time order -- use a new database"
-        )
+    if ordered:
+        check_time_order(engine, store, ordered[0].observed_at, what=f"snapshot {ordered[0].path.name}")
     return ordered
 
 

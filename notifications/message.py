@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
+from crawler.safetext import strip_controls
 from notifications.events import RunEvent
 from storage.timeutil import isoformat
 
 REASON_LIMIT = 1000  # characters of a run's error summary worth putting in a message
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # store text may carry escape codes; newline and tab stay
 
 
 def compose(event: RunEvent) -> tuple[str, str]:
@@ -27,5 +25,5 @@ def compose(event: RunEvent) -> tuple[str, str]:
 
 
 def _plain(text: str) -> str:
-    text = _CONTROL.sub("", text)
+    text = strip_controls(text)  # store text may carry escape codes
     return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"

@@ -59,9 +59,8 @@ def sqlite_file(url: URL) -> Path | None:
     """The file a SQLite URL names (None for other databases and in-memory ones)."""
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
-    if url.query.get("uri") == "true":  # sqlite:///file:PATH?mode=ro&uri=true
-        return Path(url.database.removeprefix("file:"))
-    return Path(url.database)
+    database = url.database.removeprefix("file:") if url.query.get("uri") == "true" else url.database  # file:PATH?uri=true
+    return None if database == ":memory:" else Path(database)
 
 
 def create_db_engine(url: str) -> Engine:

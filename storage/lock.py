@@ -22,10 +22,12 @@ import socket
 import struct
 import threading
 import zlib
+from contextlib import nullcontext
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
+from storage.db import sqlite_file
 from storage.errors import StorewatchError
 from storage.models import LockHolder
 from storage.timeutil import isoformat, utcnow
@@ -134,13 +136,7 @@ class DatabaseLock:
     def _advisory_lock_held(self) -> bool:
         try:
             inside = self.connection.in_transaction()  # a writer asks from inside its final transaction
-            held = self.connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid::bigint = :a "
-                    "AND objid::bigint = :b AND objsubid = 2 AND pid = pg_backend_pid()"
-                ),
-                dict(zip("ab", (key % 2**32 for key in _pg_key(self.name)))),
-            ).scalar()
+            held = _advisory_holders(self.connection, self.name, this_session=True)
             if not inside:
                 self.connection.commit()
             return bool(held)
@@ -182,22 +178,10 @@ class DatabaseLock:
             connection.execute(insert(holders).values(**row))
 
     def _holder_connection(self):
+        """The lock's own session (left open: it holds the lock), else a connection of its own."""
         if self.connection is not None:
-            return _Borrowed(self.connection)
+            return nullcontext(self.connection)
         return self.engine.connect()
-
-
-class _Borrowed:
-    """The lock's own connection, lent to a `with` block without closing it afterwards."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def __enter__(self) -> Connection:
-        return self.connection
-
-    def __exit__(self, *exc_info) -> None:
-        pass
 
 
 def acquire_scheduler_lock(engine: Engine) -> DatabaseLock:
@@ -241,23 +225,27 @@ def busy_message(engine: Engine, name: str, what: str) -> str:
 
 def _is_held(engine: Engine, name: str) -> bool:
     if engine.dialect.name == "postgresql":
-        a, b = (key % 2**32 for key in _pg_key(name))  # pg_locks shows the keys as unsigned oids
-        query = text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid::bigint = :a AND objid::bigint = :b "
-            "AND objsubid = 2 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        )
         with engine.connect() as connection:
-            return bool(connection.execute(query, {"a": a, "b": b}).scalar())
+            return bool(_advisory_holders(connection, name, this_session=False))
     path = database_file(engine)
     return path is not None and path.exists() and _file_lock_held(path, name)
 
 
+def _advisory_holders(connection: Connection, name: str, *, this_session: bool) -> int:
+    """How many sessions hold advisory lock `name` in this database (only this session, if `this_session`)."""
+    whose = "pid = pg_backend_pid()" if this_session else "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    query = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid::bigint = :a "
+        f"AND objid::bigint = :b AND objsubid = 2 AND {whose}"
+    )
+    a, b = (key % 2**32 for key in _pg_key(name))  # pg_locks shows the keys as unsigned oids
+    return connection.execute(query, {"a": a, "b": b}).scalar()
+
+
 def database_file(engine: Engine) -> Path | None:
     """The SQLite database file, absolute; None for an in-memory database."""
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file::memory:"):
-        return None
-    return Path(database).resolve()
+    path = sqlite_file(engine.url)
+    return path.resolve() if path is not None else None
 
 
 # -- locks on the SQLite file ------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ from storage.errors import StorewatchError
 from storage.health import HealthPolicy, judge
 from storage.lock import DatabaseLock, acquire_store_lock, this_host
 from storage.models import RECORDED_STATUSES, Absence, CrawlRun, HeldVersion, Model, ModelVersion, StoreCoverage, model_key
-from storage.runs import recover_abandoned_runs
+from storage.runs import close_unfinished_run, recover_abandoned_runs
 from storage.timeutil import isoformat, utcnow
 
 # A live crawl is observed now; a snapshot a little ahead of this machine's clock (another time zone's "today")
@@ -322,8 +322,6 @@ class SnapshotWriter:
                 STAGED.drop(self._connection)
         except LostLock as error:
             self.close()
-            from storage.runs import close_unfinished_run
-
             close_unfinished_run(self.engine, self.run_id, "failed", str(error))
             raise
         self.close()
@@ -705,12 +703,13 @@ def check_not_future(store: str, observed_at: datetime) -> None:
         )
 
 
-def check_time_order(engine: Engine, store: str, observed_at: datetime) -> None:
-    """Refuse a snapshot observed before the store's latest recorded run: history is appended in time order."""
+def check_time_order(engine: Engine, store: str, observed_at: datetime, what: str = "snapshot") -> None:
+    """Refuse a snapshot (`what`, as named in the message) observed before the store's latest recorded run:
+    history is appended in time order."""
     latest = latest_observed_at(engine, store)
     if latest is not None and observed_at < latest:
         raise StorewatchError(
-            f"{store}: snapshot observed at {isoformat(observed_at)} is older than the latest run "
+            f"{store}: {what} observed at {isoformat(observed_at)} is older than the latest run "
             f"({isoformat(latest)}); storewatch appends history in time order, so replay older snapshots "
             f"into a new database"
         )

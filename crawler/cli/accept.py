@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from crawler.cli.common import DbOption, print_line
-from storage.db import open_database
 from crawler.cli.crawl import print_summary
+from storage.db import open_database
 from storage.writer import accept_run
 
 

@@ -57,9 +57,9 @@ def crawl(
     policy = health_policy(settings, store)
     notifier = _notifier(settings)
     snapshots = [Snapshot.load(path) for path in replay or []]
-    open_database(db, writable=True).dispose()  # a read-only database fails now, not when the run is recorded
+    engine = open_database(db, writable=True)  # a read-only database fails now, not when the run is recorded
     if snapshots:
-        snapshots = check_snapshots(store, snapshots, db)
+        snapshots = check_snapshots(store, snapshots, engine)
     with interruptible():
         summaries = run_crawls(
             [(store, snapshot) for snapshot in snapshots] if snapshots else [(store, None)],
@@ -71,7 +71,6 @@ def crawl(
             policies={store: policy},
         )
     if notifier is not None:
-        engine = open_database(db)
         for summary in summaries:
             if summary.get("run_id") is not None:  # an archive crawl that found nothing new recorded no run
                 notifier.run_finished(engine, summary["run_id"])
@@ -93,7 +92,7 @@ def _notifier(settings: ServiceConfig):
         return None
     from notifications import Notifier
 
-    return Notifier(settings.notify, warn=lambda line: stderr.print(f"warning: {line}", highlight=False, markup=False))
+    return Notifier(settings.notify, warn=lambda line: print_line(f"warning: {line}", console=stderr))
 
 
 def print_summary(summary: dict) -> None:

@@ -23,17 +23,13 @@ from crawler.cli.common import (
 from crawler.elements import ELEMENTS
 from crawler.stores import check_store, known_stores
 from storage import queries
+from storage.models import RUN_STATUSES
 from storage.timeutil import parse_instant
 
 RUN_COLUMNS = ["id", "store", "observed_at", "status", "models_seen", "added", "changed", "removed", "returned", "absent", "errors"]
 
 
-class RunStatus(str, Enum):
-    running = "running"
-    complete = "complete"
-    suspect = "suspect"
-    partial = "partial"
-    failed = "failed"
+RunStatus = Enum("RunStatus", {status: status for status in RUN_STATUSES}, type=str)  # choices for --status
 MODEL_COLUMNS = ["name", "provider", "version", "task", "license"]
 
 

@@ -85,7 +85,7 @@ def status(
         print_status_table(report)
     unhealthy = [store for store in report["stores"] if not store["healthy"]]
     for store in unhealthy:
-        stderr.print(f"unhealthy: {store['store']}: {'; '.join(store['health_reasons'])}", highlight=False, markup=False)
+        print_line(f"unhealthy: {store['store']}: {'; '.join(store['health_reasons'])}", console=stderr)
     if unhealthy:
         raise typer.Exit(1)
 
