@@ -14,14 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-## chromium: Debian's Chromium, for the pages a spider renders (apt only: storewatch never downloads a browser)
+## chromium: Debian's Chromium, for the pages a spider renders: installed with apt when this user can (root or
+## passwordless sudo), else one line says how. storewatch never downloads a browser.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	@sh scripts/ensure-chromium
 
 ## demo: replay every shipped snapshot into ./data/storewatch.db and print what changed
-demo: install
+demo: install chromium
 	$(BIN)/storewatch demo
 
 ## run: the scheduler service on ./storewatch.toml and ./data/storewatch.db (the live stores); Ctrl-C stops it
@@ -30,7 +29,7 @@ run: install
 	$(BIN)/storewatch schedule
 
 ## test: the whole suite, on SQLite and (when its server runs) PostgreSQL
-test: install
+test: install chromium
 	$(BIN)/python -m pytest
 
 ## bench: ingest throughput and growth on the TF Hub snapshots; diff time and memory on a 1M-model store;

@@ -77,10 +77,15 @@ def error_summary(stats: dict[str, Any], close_reason: str) -> str | None:
     if close_reason != "finished":
         parts.append(f"crawl ended early ({close_reason})")
     if stats.get(LISTING_MALFORMED):
-        parts.append(f"{stats[LISTING_MALFORMED]} listing documents not in the expected shape")
+        parts.append(f"{counted(stats[LISTING_MALFORMED], 'listing document')} not in the expected shape")
     if stats.get(LISTING_FAILURES):
-        parts.append(f"{stats[LISTING_FAILURES]} listing requests failed")
+        parts.append(f"{counted(stats[LISTING_FAILURES], 'listing request')} failed")
     if stats.get(MODEL_FAILURES):
-        parts.append(f"{stats[MODEL_FAILURES]} model pages failed")
+        parts.append(f"{counted(stats[MODEL_FAILURES], 'model page')} failed")
     parts.extend(stats.get(ERROR_SAMPLES) or [])
     return "; ".join(parts) or None
+
+
+def counted(number: int, noun: str) -> str:
+    """'1 model page', '2 model pages'."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -30,6 +30,13 @@ HEAVY_RESOURCES = frozenset({"image", "font", "media"})
 _CONTEXT_SEQUENCE = itertools.count(1)
 
 
+class ChromiumMissing(RuntimeError):
+    """A page must be rendered in a browser and no Chromium is installed: the model is kept, counted as an error."""
+
+    def __init__(self) -> None:
+        super().__init__("needs Chromium to render this page: make chromium (apt-get install chromium), or set STOREWATCH_CHROMIUM")
+
+
 def find_chromium(configured: str | None = None) -> str | None:
     """The Chromium to drive: the STOREWATCH_CHROMIUM setting, else $STOREWATCH_CHROMIUM, else Debian's chromium.
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import NotConfigured
 
 from crawler.accounting import LISTING_RESPONSES, IncompleteListing, listing_refused, note_failure, note_malformed_listing
+from crawler.browser import ChromiumMissing
 from crawler.items import UnreadableModel
 
 
@@ -57,6 +58,8 @@ class RunAccountingMiddleware:
     def process_spider_exception(self, response, exception, spider=None):
         model_id = response.meta.get("model_id")
         message = f"{type(exception).__name__} reading {response.url}: {exception}"
+        if isinstance(exception, ChromiumMissing):  # not a fault of the page: say what the user can do
+            message = f"{response.url}: {exception}"
         if response.meta.get("listing"):
             if isinstance(exception, IncompleteListing):
                 note_failure(self.stats, "listing", message)

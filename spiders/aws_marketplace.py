@@ -26,7 +26,7 @@ from typing import Any
 from parsel import Selector
 
 from crawler.accounting import MalformedListing, UnreadablePage
-from crawler.browser import close_page, find_chromium, playwright_settings, render_meta
+from crawler.browser import ChromiumMissing, close_page, find_chromium, playwright_settings, render_meta
 from crawler.items import ModelRecord
 from crawler.timetravel import TimeTravel
 from spiders.base import StoreConfig, StoreSpider
@@ -370,7 +370,7 @@ class AwsMarketplaceSpider(TimeTravel, StoreSpider):
     def render_request(self, product_id):
         """The same page again, through Chromium, in a context of its own."""
         if not self.settings.getbool("STOREWATCH_RENDERING"):
-            raise RuntimeError("page needs a browser, and no Chromium was found (apt-get install chromium, or set STOREWATCH_CHROMIUM)")
+            raise ChromiumMissing()
         self.crawler.stats.inc_value("storewatch/rendered_pages")
         request = self.model_request(
             product_url(product_id),

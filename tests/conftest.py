@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from crawler.browser import find_chromium
 from storage.db import open_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,3 +101,14 @@ def replay_handler(base_url: str, **settings):
     from crawler.replay_transport import ReplayDownloadHandler
 
     return ReplayDownloadHandler(get_crawler(settings_dict={"STOREWATCH_REPLAY_URL": base_url, **settings}))
+
+
+def require_chromium() -> str:
+    """Chromium's path; a test that needs it is skipped ("needs Chromium") where it is missing, except in CI,
+    where .ci/run installs Debian's chromium and the test must run."""
+    chromium = find_chromium()
+    if chromium is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("needs Chromium, and CI must have it (scripts/ensure-chromium installs Debian's chromium)")
+        pytest.skip("needs Chromium: make chromium (or apt-get install chromium)")
+    return chromium

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import cli_json, run_cli, snapshot_dir, snapshot_dirs
+from conftest import cli_json, require_chromium, run_cli, snapshot_dir, snapshot_dirs
 from crawler.browser import find_chromium
 
 WAYBACK = snapshot_dir("modeldepot", "wayback")
@@ -149,13 +148,6 @@ def test_backfill_refuses_stores_not_crawled_through_the_archive(tmp_path):
     result = run_cli("backfill", "pytorch_hub", db=f"sqlite:///{tmp_path / 'x.db'}", check=False)
     assert result.returncode == 2
     assert "stores that can be backfilled: aws_marketplace, modeldepot, wolfram_nnr" in result.stderr
-
-
-def require_chromium() -> None:
-    if find_chromium() is None:  # CI installs Debian's chromium: there the test must run, not skip
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is required in CI (apt-get install chromium)")
-        pytest.skip("no Chromium installed: make chromium")
 
 
 def test_a_render_that_never_settles_fails_at_the_download_timeout(monkeypatch):

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, snapshot_dir
+from conftest import require_chromium, run_cli, snapshot_dir
 from storage import queries
 from storage.db import open_database
-from test_crawl_study_stores import require_chromium
 
 FAULTS = {  # fault class -> the action that rehearses it
     "status": "503",

@@ -111,7 +111,7 @@ def test_a_listing_of_the_wrong_shape_is_suspect(tmp_path):
     run_cli("crawl", "pytorch_hub", *replay_args(second), "--fail", "api.github.com/*=html", db=db, check=False)
     run = last_run(db, "pytorch_hub")
     assert (run["status"], run["removed"]) == ("suspect", 0)
-    assert "1 listing documents not in the expected shape" in run["error_summary"]
+    assert "1 listing document not in the expected shape" in run["error_summary"]
     assert {m["model_id"] for m in cli_json("models", "pytorch_hub", db=db)} == pytorch_models_in(first).keys()
 
 

@@ -157,7 +157,7 @@ def test_the_mass_change_share_is_the_reports_unless_configured(engine, receiver
 def test_a_failed_streak_is_one_message_when_it_reaches_fail_after(engine, receiver):
     notify = notifier([receiver.url()], fail_after=2)
     record(engine, "2024-01-01", MODELS)
-    reason = "1 listing requests failed; HTTP 500 for https://raw.githubusercontent.com/onnx/models/main/ONNX_HUB_MANIFEST.json"
+    reason = "1 listing request failed; HTTP 500 for https://raw.githubusercontent.com/onnx/models/main/ONNX_HUB_MANIFEST.json"
     failed = [record(engine, f"2024-02-0{day}", {}, status="failed", error=reason) for day in (1, 2)]
     assert notify.run_finished(engine, failed[0]) == []  # one failure is not a streak yet
     assert [event.kind for event in notify.run_finished(engine, failed[1])] == ["failed_streak"]

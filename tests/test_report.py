@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli_json, run_cli, snapshot_dir
+from conftest import cli_json, require_chromium, run_cli, snapshot_dir
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 PYTORCH_RAW = "raw.githubusercontent.com/pytorch/hub/master"
 SCRIPT = "<script>window.__injected = 'script'</script>"
@@ -110,8 +109,7 @@ def check_markdown_holds_the_same_content_with_store_strings_escaped(out: Path) 
 
 
 def check_html_renders_charts_and_tables_in_chromium_and_runs_no_injected_script(out: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is needed at /usr/bin/chromium (apt-get install chromium)")
+    chromium = require_chromium()
     from playwright.sync_api import sync_playwright
 
     html = (out / "report.html").read_text()
@@ -119,7 +117,7 @@ def check_html_renders_charts_and_tables_in_chromium_and_runs_no_injected_script
     content = json.loads((out / "report.json").read_text())
     dialogs, failed_requests = [], []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
