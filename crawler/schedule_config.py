@@ -20,12 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 
 from crawler.replay_faults import BadFaultRule, parse_faults
+from crawler.shipped import shipped
 from notifications.settings import EVENTS, NotifySettings
 from storage.errors import StorewatchError
 from storage.events import MassThresholds
 from storage.health import HealthPolicy
 
-SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "storewatch.toml"
+SHIPPED_CONFIG = shipped("storewatch.toml")
 CONFIG_ENV = "STOREWATCH_CONFIG"
 
 

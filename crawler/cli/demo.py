@@ -10,6 +10,7 @@ import typer
 from crawler.cli.common import DbOption, print_line, stdout
 from crawler.cli.crawl import print_summary
 from crawler.replay import SNAPSHOT_FILE, Snapshot
+from crawler.shipped import shipped
 from crawler.stores import known_stores
 from storage import queries
 from storage.db import open_database
@@ -17,7 +18,7 @@ from storage.errors import StorewatchError
 from storage.timeutil import isoformat
 from storage.writer import latest_observed_at
 
-SHIPPED_SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots"
+SHIPPED_SNAPSHOTS = shipped("snapshots")
 
 
 def pending_snapshots(root: Path, database_url: str | None) -> list[tuple[str, Snapshot]]:
