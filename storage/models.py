@@ -112,7 +112,7 @@ class ModelVersion(Base):
     model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"), doc="The model (models.id)")
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime(), doc="From this instant (UTC) the model looked like this")
     valid_to: Mapped[datetime | None] = mapped_column(
-        UTCDateTime(), doc="Until this instant, UTC (empty while current); no next version from here: removed then"
+        UTCDateTime(), doc="Until this instant, UTC (empty while current); when no version of the model starts then, it was removed"
     )
     opened_by_run: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), doc="The run that saw this version first")
     closed_by_run: Mapped[int | None] = mapped_column(
