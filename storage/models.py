@@ -35,27 +35,34 @@ class CrawlRun(Base):
     __tablename__ = "crawl_runs"
     __table_args__ = (Index(None, "store", "observed_at"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    store: Mapped[str] = mapped_column(String(64))
-    observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(16), default="running")
-    models_seen: Mapped[int] = mapped_column(Integer, default=0)
-    added: Mapped[int] = mapped_column(Integer, default=0)
-    changed: Mapped[int] = mapped_column(Integer, default=0)
-    removed: Mapped[int] = mapped_column(Integer, default=0)
-    returned: Mapped[int] = mapped_column(Integer, default=0)
-    errors: Mapped[int] = mapped_column(Integer, default=0)
-    # Models missing from this complete run whose removal waits for confirmation (`confirm_removals`).
-    absent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    spider_version: Mapped[str] = mapped_column(String(64))
-    source: Mapped[str | None] = mapped_column(Text)
-    error_summary: Mapped[str | None] = mapped_column(Text)
-    stats: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, doc="The run's number (`run:N` in `storewatch diff`)")
+    store: Mapped[str] = mapped_column(String(64), doc="The store crawled (see `storewatch stores`)")
+    observed_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), doc="The instant the run describes, UTC: the snapshot's date, or the start of a live crawl"
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), doc="When the crawl process started, UTC")
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), doc="When the run was recorded, UTC (empty while running)")
+    status: Mapped[str] = mapped_column(
+        String(16), default="running", doc="running, complete, suspect (held, see `storewatch accept`), partial or failed"
+    )
+    models_seen: Mapped[int] = mapped_column(Integer, default=0, doc="Models the store listed")
+    added: Mapped[int] = mapped_column(Integer, default=0, doc="Models seen for the first time")
+    changed: Mapped[int] = mapped_column(Integer, default=0, doc="Models whose record changed")
+    removed: Mapped[int] = mapped_column(Integer, default=0, doc="Models removed as of this run (confirmed absences included)")
+    returned: Mapped[int] = mapped_column(Integer, default=0, doc="Models back after an absence")
+    errors: Mapped[int] = mapped_column(Integer, default=0, doc="Requests or pages that failed")
+    absent: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", doc="Models missing from this complete run whose removal awaits confirmation"
+    )
+    spider_version: Mapped[str] = mapped_column(String(64), doc="The spider's version, `store/N`")
+    source: Mapped[str | None] = mapped_column(Text, doc="Which snapshot (replay:DATE and its origin) or live source the pages came from")
+    error_summary: Mapped[str | None] = mapped_column(Text, doc="Why the run failed or was not believed, and what it holds")
+    stats: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, doc="The crawl's statistics (JSON): requests, responses by status, bytes, items, failures"
+    )
     # The crawl process that records the run: how a run left `running` by a dead process is told apart.
-    pid: Mapped[int | None] = mapped_column(Integer)
-    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer, doc="Process id of the crawl that recorded the run")
+    host: Mapped[str | None] = mapped_column(String(255), doc="Host name of the crawl that recorded the run")
 
 
 def model_key(model_id: str) -> str:
@@ -69,10 +76,12 @@ class Model(Base):
     __tablename__ = "models"
     __table_args__ = (UniqueConstraint("store", "model_key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    store: Mapped[str] = mapped_column(String(64))
-    model_id: Mapped[str] = mapped_column(Text)
-    model_key: Mapped[str] = mapped_column(String(32))  # model_key(model_id)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, doc="Internal key (model_versions.model_pk)")
+    store: Mapped[str] = mapped_column(String(64), doc="The store the model is in")
+    model_id: Mapped[str] = mapped_column(Text, doc="The model's id in its store, by the store's identity rule (`storewatch stores`)")
+    model_key: Mapped[str] = mapped_column(
+        String(32), doc="A hash of model_id, unique with store (an index cannot hold a very long id)"
+    )  # model_key(model_id)
 
 
 class ModelVersion(Base):
@@ -99,17 +108,25 @@ class ModelVersion(Base):
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="interval_order"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"))
-    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
-    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    opened_by_run: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
-    closed_by_run: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
-    change: Mapped[str] = mapped_column(String(16))
-    changed_elements: Mapped[list[str]] = mapped_column(JSON)
-    content_hash: Mapped[str] = mapped_column(String(32))
-    elements: Mapped[dict[str, Any]] = mapped_column(JSON)
-    raw: Mapped[dict[str, Any]] = mapped_column(JSON)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, doc="The version's number")
+    model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"), doc="The model (models.id)")
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime(), doc="From this instant (UTC) the model looked like this")
+    valid_to: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), doc="Until this instant, UTC (empty while current); when no version of the model starts then, it was removed"
+    )
+    opened_by_run: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), doc="The run that saw this version first")
+    closed_by_run: Mapped[int | None] = mapped_column(
+        ForeignKey("crawl_runs.id"), doc="The run that saw it change or go (for a removal, the run it was first missing from)"
+    )
+    change: Mapped[str] = mapped_column(String(16), doc="How the version began: added, changed or returned")
+    changed_elements: Mapped[list[str]] = mapped_column(
+        JSON, doc="The element keys that differ from the model's previous version (JSON list; empty: only the raw record)"
+    )
+    content_hash: Mapped[str] = mapped_column(String(32), doc="A hash of elements and raw: equal content, equal hash")
+    elements: Mapped[dict[str, Any]] = mapped_column(
+        JSON, doc="The information elements the store shows (JSON object: name, license, task...; README: Information elements)"
+    )
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, doc="The store's own record, as the spider read it (JSON)")
 
 
 class StoreCoverage(Base):
@@ -122,9 +139,11 @@ class StoreCoverage(Base):
 
     __tablename__ = "store_coverage"
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), primary_key=True)
-    models: Mapped[int] = mapped_column(Integer)
-    elements: Mapped[dict[str, int]] = mapped_column(JSON)  # element key -> models showing it (count > 0 only)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), primary_key=True, doc="The run it follows")
+    models: Mapped[int] = mapped_column(Integer, doc="The store's models after the run")
+    elements: Mapped[dict[str, int]] = mapped_column(
+        JSON, doc="How many of them show each element (JSON object: element key -> models, counts above 0 only)"
+    )
 
 
 class Absence(Base):
@@ -136,9 +155,11 @@ class Absence(Base):
 
     __tablename__ = "absences"
 
-    model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True)
-    first_absent_run: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
-    runs: Mapped[int] = mapped_column(Integer)  # complete runs in a row it was missing from
+    model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True, doc="The missing model (models.id)")
+    first_absent_run: Mapped[int] = mapped_column(
+        ForeignKey("crawl_runs.id"), index=True, doc="The first complete run it was missing from: the removal's date if confirmed"
+    )
+    runs: Mapped[int] = mapped_column(Integer, doc="Complete runs in a row it was missing from")
 
 
 class HeldVersion(Base):
@@ -149,11 +170,11 @@ class HeldVersion(Base):
 
     __tablename__ = "held_versions"
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), primary_key=True)
-    model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True)
-    content_hash: Mapped[str | None] = mapped_column(String(32))
-    elements: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), primary_key=True, doc="The suspect run that held it")
+    model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True, doc="The model (models.id)")
+    content_hash: Mapped[str | None] = mapped_column(String(32), doc="The new record's hash (empty: a held removal)")
+    elements: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="The new record's elements (JSON; empty: a held removal)")
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="The new record's raw part (JSON; empty: a held removal)")
 
 
 class LockHolder(Base):
@@ -165,8 +186,8 @@ class LockHolder(Base):
 
     __tablename__ = "lock_holders"
 
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # "scheduler" or "store:<store>"
-    pid: Mapped[int] = mapped_column(Integer)
-    host: Mapped[str] = mapped_column(String(255))
-    run_id: Mapped[int | None] = mapped_column(Integer)
-    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    name: Mapped[str] = mapped_column(String(100), primary_key=True, doc="The lock: scheduler, or store:<store>")
+    pid: Mapped[int] = mapped_column(Integer, doc="Process id of its holder")
+    host: Mapped[str] = mapped_column(String(255), doc="Host name of its holder")
+    run_id: Mapped[int | None] = mapped_column(Integer, doc="The run a store's writer is recording")
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), doc="When the lock was taken, UTC")

@@ -151,6 +151,7 @@ READ_COMMANDS = [
     ["compare"],
     ["report", "--out", "REPORT"],
     ["status"],
+    ["serve"],
 ]
 
 

@@ -7,7 +7,7 @@ import sys
 import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer bundles click from 0.29 on
 
-from crawler.cli import accept, admin, backfill, crawl, demo, diff, query, report, service
+from crawler.cli import accept, admin, backfill, crawl, demo, diff, query, report, serve, service
 from crawler.cli.common import print_line, stderr
 from storage.errors import StorewatchError
 
@@ -32,6 +32,7 @@ app.command()(report.report)
 app.command()(demo.demo)
 app.command()(service.schedule)
 app.command()(service.status)
+app.command()(serve.serve)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.replay_app, name="replay")
 
