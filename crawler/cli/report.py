@@ -47,11 +47,13 @@ def write_store_report(db: str | None, out: Path, stores: list[str] | None = Non
     stores = stores or [name for name in stores_with_history(engine) if name in known_stores()]
     if not stores:
         raise StorewatchError("no store has recorded history yet (see `storewatch demo`)")
-    from crawler.runner import spider_class  # store titles are declared beside the spiders
+    from crawler.runner import spider_class  # store titles and model pages are declared beside the spiders
 
-    titles = {name: spider_class(name).store_config.title for name in stores}
+    configs = {name: spider_class(name).store_config for name in stores}
+    titles = {name: config.title for name, config in configs.items()}
+    pages = {name: config.model_page for name, config in configs.items()}
     try:
-        return write_report(build_report(engine, stores, since=since, titles=titles), out).resolve()
+        return write_report(build_report(engine, stores, since=since, titles=titles, model_pages=pages), out).resolve()
     except OSError as error:
         raise StorewatchError(f"cannot write the report into {out}: {error.strerror}") from None
 
