@@ -17,16 +17,17 @@ from storage.timeutil import parse_instant
 
 
 def report(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write report.html, report.md, report.json and charts/ into")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write report.html, report.md, report.json, charts/ and tables/ into")],
     store: Annotated[list[str] | None, typer.Option("--store", help="Only these stores (repeat); default: every store with history")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only history after this date (end of that day, UTC) or ISO instant")] = None,
     db: DbOption = None,
 ) -> None:
     """Write a report of the stores: models over time, additions and removals, most-changed elements, notable
-    events, the element coverage matrix and the models found in more than one store.
+    events, the latest changes grouped by pattern, the element coverage matrix, the 2019 study's comparison and
+    the models found in more than one store.
 
     The HTML page is self-contained (inline SVG charts, no scripts or external files); report.md and
-    report.json hold the same content.
+    report.json hold the same content, and tables/ every table as CSV.
 
     Example:
 
