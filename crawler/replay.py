@@ -14,6 +14,7 @@ from crawler import replay_faults, replay_server
 from crawler.replay_faults import BadFaultRule, FaultRule
 from crawler.replay_server import SNAPSHOT_FILE
 from storage.errors import StorewatchError
+from storage.runs import RECONSTRUCTED
 from storage.timeutil import parse_instant
 
 
@@ -44,6 +45,8 @@ class Snapshot:
         described = source.get("repository", "") if isinstance(source, dict) else str(source)
         if isinstance(source, dict) and source.get("commit"):
             described += f"@{source['commit']}"
+        if meta.get("reconstructed") is True and RECONSTRUCTED not in described:  # the report marks such runs
+            described = f"{RECONSTRUCTED} {described}".strip()
         return cls(path=path.resolve(), store=store, observed_at=observed_at, source=f"replay:{path.name} {described}".strip())
 
 

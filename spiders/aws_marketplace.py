@@ -54,6 +54,7 @@ STORE = StoreConfig(
     identity="product page id prodview-<id> (from the sitemap's /marketplace/pp/ locations)",
     live_urls=(SITEMAP_URL, PRODUCT_URL.format("prodview-<id>")),
     crawled_via="html + browser",
+    model_page=PRODUCT_URL.format("{model_id}"),
     download_delay=0.5,
     concurrency=4,
     required_elements=("name", "provider", "access"),

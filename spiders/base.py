@@ -19,6 +19,8 @@ class StoreConfig:
     identity: str  # the model_id rule, as documented in the README
     live_urls: tuple[str, ...]  # what a crawl requests (documentation, and the hosts a replay must hold)
     crawled_via: str  # api | html | browser | archive
+    # A model's page for people, "{model_id}" standing for the id (crawler/report/links.py): the report links it.
+    model_page: str | None = None
     download_delay: float = 0.5
     concurrency: int = 4
     obey_robots: bool = True

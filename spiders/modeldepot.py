@@ -49,6 +49,8 @@ STORE = StoreConfig(
     identity="<user>/<slug> of the model page path, lowercased (with or without /overview)",
     live_urls=(cdx_url("modeldepot.io/", from_=ARCHIVE_SPAN[0], to=ARCHIVE_SPAN[1], limit=CDX_PAGE_SIZE), "https://web.archive.org/web/<timestamp>id_/<original>"),
     crawled_via="archive",
+    # The store closed around 2020: the archive's capture nearest its last year, of the page the browse cards link.
+    model_page=f"https://web.archive.org/web/2020/{SITE}/{{model_id}}",
     download_delay=1.0,  # the archive allows about 60 requests a minute
     concurrency=1,
     obey_robots=False,  # reads archive.org's public CDX API and raw captures, within its published rate

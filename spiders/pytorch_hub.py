@@ -30,6 +30,7 @@ STORE = StoreConfig(
     identity="page file name without .md (= the pytorch.org/hub/<model_id>/ path)",
     live_urls=(tree_url(REPO, BRANCH), raw_url(REPO, BRANCH, "<model_id>.md")),
     crawled_via="api",
+    model_page="https://pytorch.org/hub/{model_id}/",
     download_delay=0.25,
     obey_robots=False,  # GitHub's API and raw hosts are read as torch.hub reads them; their API terms apply
     auth_env="GITHUB_TOKEN",

@@ -37,6 +37,9 @@ STORE = StoreConfig(
     identity="model handle <publisher>/<model path> from assets/{docs,g3doc}/<publisher>/models/<model path>/<version>.md",
     live_urls=(tree_url(REPO, BRANCH, recursive=True), raw_url(REPO, BRANCH, "assets/docs/<publisher>/models/<model>/<version>.md")),
     crawled_via="api",
+    # tfhub.dev has redirected each handle to its Kaggle Models page since November 2023; the Kaggle path
+    # (framework, variation) cannot be derived from the handle, so the link is the handle's, which Google keeps.
+    model_page="https://tfhub.dev/{model_id}",
     download_delay=0.1,
     concurrency=8,
     obey_robots=False,  # GitHub's API and raw hosts; their API terms apply

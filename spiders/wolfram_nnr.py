@@ -40,6 +40,7 @@ STORE = StoreConfig(
     identity="resource ShortName from the listing (= the .../resources/<ShortName> page slug), never derived from the name",
     live_urls=(SEARCH_URL, RESOURCE_URL.format("<ShortName>")),
     crawled_via="html",
+    model_page=RESOURCE_URL.format("{model_id}"),
     download_delay=1.0,  # no published limit: about one request a second
     concurrency=1,
     required_elements=("name", "description", "access"),

@@ -21,6 +21,16 @@ runs = CrawlRun.__table__
 models = Model.__table__
 versions = ModelVersion.__table__
 
+# What a run's `source` says when its data is a reconstructed snapshot (SNAPSHOT.json `"reconstructed": true`,
+# rebuilt from public evidence rather than recorded): the replay puts it there (crawler/replay.py).
+RECONSTRUCTED = "RECONSTRUCTED"
+
+
+def is_reconstructed(source: str | None) -> bool:
+    """Whether a run's data came from a reconstructed snapshot, by its `source`."""
+    return RECONSTRUCTED in (source or "")
+
+
 RUN_COLUMNS = (
     "id", "store", "observed_at", "started_at", "finished_at", "status", "models_seen", "added", "changed",
     "removed", "returned", "errors", "error_summary", "source", "pid", "host",

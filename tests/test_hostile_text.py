@@ -123,12 +123,14 @@ def test_json_keeps_store_text_whole_and_escaped(hostile_db):
 def test_report_files_carry_no_control_characters(hostile_db, tmp_path):
     run_cli("report", "--out", str(tmp_path / "report"), db=hostile_db)
     out = tmp_path / "report"
-    shown = {path.name: path.read_text(encoding="utf-8") for path in [out / "report.md", out / "report.html", *sorted((out / "charts").glob("*.svg"))]}
+    files = [out / "report.md", out / "report.html", *sorted((out / "charts").glob("*.svg")), *sorted((out / "tables").glob("*.csv"))]
+    shown = {path.name: path.read_text(encoding="utf-8") for path in files}
     for name, text in shown.items():
         assert not CONTROL.search(text.replace("\n", "").replace("\t", "")), f"a control character in {name}"
     assert "escape[31m" in shown["report.html"] and "escape\\[31m" in shown["report.md"]
     assert "ResNet50 ]8;;https://evil.example/\\click here" in shown["report.html"]  # the cross-store pair, as text
     assert "popularity[5m" in shown["coverage-matrix.svg"]
+    assert any("escape[31m" in text for name, text in shown.items() if name.endswith("-latest-changes.csv"))
     assert "escape\\u001b[31m" in (out / "report.json").read_text(encoding="utf-8")  # kept whole in the JSON report
 
 

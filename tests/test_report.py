@@ -76,6 +76,10 @@ def check_content_matches_the_recorded_history(out: Path, db: str) -> None:
     assert onnx["most_changed_elements"][0]["element"] == "access"
     assert any(e["kind"] == "reorganisation" and e["element"] == "access" and e["observed_at"].startswith("2023-12-08") for e in onnx["events"])
     assert onnx["latest_changes"]["added"] == [] and onnx["latest_changes"]["changed_total"] == 184
+    # the move to validated/ is one pattern of 184 models; the CSV rows keep every change
+    (moved,) = onnx["latest_changes"]["patterns"]
+    assert (moved["element"], moved["models"], moved["new"]) == ("access", 184, "model_path: validated/….onnx\nmodel_with_data_path: validated/….tar.gz")
+    assert len(onnx["latest_changes"]["rows"]) == 184
     pytorch = content["stores"][1]
     assert pytorch["latest_changes"]["changed"][0]["elements"]["description"]["new"].endswith(SCRIPT)
 
@@ -133,6 +137,9 @@ def check_html_renders_charts_and_tables_in_chromium_and_runs_no_injected_script
             run_rows = page.eval_on_selector_all("section.store table.runs", "tables => tables.map(t => t.tBodies[0].rows.length)")
             coverage_rows = page.locator("#coverage table.coverage tbody tr").count()
             match_rows = page.locator("#cross-store table.matches tbody tr").count()
+            onnx_changes = page.eval_on_selector_all("#store-onnx_zoo table.changes tbody tr", "rows => rows.map(r => r.cells[2].innerText)")
+            inserted = page.eval_on_selector_all("#store-pytorch_hub table.changes ins", "marks => marks.map(m => m.textContent)")
+            csv_links = page.eval_on_selector_all("table", "tables => tables.map(t => t.querySelector('caption a.csv') && t.querySelector('caption a.csv').getAttribute('href'))")
             injected = page.evaluate("window.__injected === undefined ? null : window.__injected")
             scripts = page.locator("script").count()
             handlers = page.locator("[onerror]").count()
@@ -146,6 +153,8 @@ def check_html_renders_charts_and_tables_in_chromium_and_runs_no_injected_script
     assert match_rows == len(content["cross_store"]["groups"]) > 0
     assert (injected, scripts, handlers, dialogs) == (None, 0, 0, [])
     assert SCRIPT in body_text and "onerror=" in body_text  # shown as text
+    assert onnx_changes == ["184"] and any(SCRIPT in text for text in inserted)  # grouped; the new text marked
+    assert csv_links and all(link and (out / link).is_file() for link in csv_links), csv_links
     assert not failed_requests
 
 

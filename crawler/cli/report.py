@@ -17,16 +17,17 @@ from storage.timeutil import parse_instant
 
 
 def report(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write report.html, report.md, report.json and charts/ into")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write report.html, report.md, report.json, charts/ and tables/ into")],
     store: Annotated[list[str] | None, typer.Option("--store", help="Only these stores (repeat); default: every store with history")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only history after this date (end of that day, UTC) or ISO instant")] = None,
     db: DbOption = None,
 ) -> None:
     """Write a report of the stores: models over time, additions and removals, most-changed elements, notable
-    events, the element coverage matrix and the models found in more than one store.
+    events, the latest changes grouped by pattern, the element coverage matrix, the 2019 study's comparison and
+    the models found in more than one store.
 
     The HTML page is self-contained (inline SVG charts, no scripts or external files); report.md and
-    report.json hold the same content.
+    report.json hold the same content, and tables/ every table as CSV.
 
     Example:
 
@@ -47,11 +48,13 @@ def write_store_report(db: str | None, out: Path, stores: list[str] | None = Non
     stores = stores or [name for name in stores_with_history(engine) if name in known_stores()]
     if not stores:
         raise StorewatchError("no store has recorded history yet (see `storewatch demo`)")
-    from crawler.runner import spider_class  # store titles are declared beside the spiders
+    from crawler.runner import spider_class  # store titles and model pages are declared beside the spiders
 
-    titles = {name: spider_class(name).store_config.title for name in stores}
+    configs = {name: spider_class(name).store_config for name in stores}
+    titles = {name: config.title for name, config in configs.items()}
+    pages = {name: config.model_page for name, config in configs.items()}
     try:
-        return write_report(build_report(engine, stores, since=since, titles=titles), out).resolve()
+        return write_report(build_report(engine, stores, since=since, titles=titles, model_pages=pages), out).resolve()
     except OSError as error:
         raise StorewatchError(f"cannot write the report into {out}: {error.strerror}") from None
 

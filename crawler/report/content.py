@@ -10,12 +10,16 @@ from typing import Any
 from sqlalchemy import Engine
 
 from crawler.elements import ELEMENTS
+from crawler.report.changes import grouped_changes
+from crawler.report.comparison import study_comparison
+from crawler.report.links import model_url
 from storage.coverage import coverage_at, coverage_series
 from storage.crossstore import compare_elements, match_models
 from storage.diff import changes_by_run, diff_store
 from storage.models import RECORDED_STATUSES
 from storage.events import notable_events
 from storage.queries import list_runs
+from storage.runs import is_reconstructed
 from storage.timeutil import isoformat, utcnow
 
 LATEST_CHANGES_SHOWN = 60  # changed models listed for a store's latest run
@@ -23,14 +27,27 @@ MATCH_GROUPS_SHOWN = 150
 VALUE_CHARS = 160
 
 
-def build_report(engine: Engine, stores: list[str], *, since: datetime | None = None, titles: dict[str, str] | None = None) -> dict[str, Any]:
-    """The report's content for `stores` (history after `since`, when given)."""
-    titles = titles or {}
-    sections = [_store_section(engine, store, titles.get(store, store), since) for store in stores]
+def build_report(
+    engine: Engine,
+    stores: list[str],
+    *,
+    since: datetime | None = None,
+    titles: dict[str, str] | None = None,
+    model_pages: dict[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """The report's content for `stores` (history after `since`, when given); `model_pages`: each store's
+    model page URL template (StoreConfig.model_page), for links."""
+    titles, model_pages = titles or {}, model_pages or {}
+    sections = [_store_section(engine, store, titles.get(store, store), since, model_pages.get(store)) for store in stores]
     return {
         "generated_at": isoformat(utcnow()),
         "since": isoformat(since),
         "stores": sections,
+        "reconstructed": {
+            section["store"]: section["reconstructed_runs"] for section in sections if section["reconstructed_runs"]["runs"]
+        },
+        "model_pages": {store: model_pages.get(store) for store in stores},
+        "study_comparison": study_comparison(engine, stores),
         "coverage": _coverage_section(engine, stores, since),
         "cross_store": _cross_store_section(engine, stores),
     }
@@ -42,18 +59,19 @@ def element_order(keys) -> list[str]:
     return [key for key in ELEMENTS if key in keys] + sorted(keys - ELEMENTS.keys())
 
 
-def _store_section(engine: Engine, store: str, title: str, since: datetime | None) -> dict[str, Any]:
+def _store_section(engine: Engine, store: str, title: str, since: datetime | None, model_page: str | None = None) -> dict[str, Any]:
     by_run = {coverage.run_id: coverage for coverage in coverage_series(engine, store)}
     baseline = coverage_at(engine, store, since) if since else None
     models = baseline.models if baseline else 0
     timeline = []
-    for run in list_runs(engine, store):
+    runs = list_runs(engine, store)
+    for run in runs:
         if run["id"] in by_run:
             models = by_run[run["id"]].models
         if since is None or run["observed_at"] > isoformat(since):
             timeline.append(
                 {key: run[key] for key in ("id", "observed_at", "status", "models_seen", "added", "changed", "removed", "returned", "errors")}
-                | {"models": models}
+                | {"models": models, "reconstructed": is_reconstructed(run["source"])}
             )
     element_counts = Counter()
     for counts in changes_by_run(engine, store, since).values():
@@ -71,12 +89,15 @@ def _store_section(engine: Engine, store: str, title: str, since: datetime | Non
         "timeline": timeline,
         "most_changed_elements": [{"element": key, "models": count} for key, count in element_counts.most_common()],
         "events": notable_events(engine, store, since),
-        "latest_changes": _latest_changes(engine, store, recorded),
+        "latest_changes": _latest_changes(engine, store, recorded, model_page),
+        # over the store's whole history: the models and coverage shown rest on every run
+        "reconstructed_runs": {"runs": sum(is_reconstructed(run["source"]) for run in runs), "of": len(runs)},
     }
 
 
-def _latest_changes(engine: Engine, store: str, recorded: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The diff between the last two recorded runs (the diff module), values shortened for reading."""
+def _latest_changes(engine: Engine, store: str, recorded: list[dict[str, Any]], model_page: str | None = None) -> dict[str, Any] | None:
+    """The diff between the last two recorded runs (the diff module): the first changes with values
+    shortened, and every change grouped by pattern (crawler/report/changes.py)."""
     if len(recorded) < 2:
         return None
     before, after = recorded[-2], recorded[-1]
@@ -93,6 +114,7 @@ def _latest_changes(engine: Engine, store: str, recorded: list[dict[str, Any]]) 
         "returned": diff["returned"],
         "changed_total": len(diff["changed"]),
         "changed": changed,
+        **grouped_changes(diff, lambda model_id: model_url(model_page, model_id)),
     }
 
 

@@ -16,6 +16,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from crawler.report import charts
+from crawler.report.labels import RECONSTRUCTED_NOTE, file_safe, reconstructed_stores, store_label
+from crawler.report.links import model_url
+from crawler.report.tables import report_tables, table_file, write_tables
 from crawler.safetext import json_text, strip_controls
 
 HTML_FILE, MARKDOWN_FILE, JSON_FILE, CHARTS_DIR = "report.html", "report.md", "report.json", "charts"
@@ -94,11 +97,24 @@ def build_charts(content: dict[str, Any]) -> dict[str, Markup]:
 
 def render_html(content: dict[str, Any], chart_markup: dict[str, Markup] | None = None) -> str:
     chart_markup = chart_markup or build_charts(content)
-    return _render("report.html.j2", report=content, charts=chart_markup, safe=_safe)
+    return _render("report.html.j2", report=content, charts=chart_markup, safe=_safe, **_naming(content))
 
 
 def render_markdown(content: dict[str, Any]) -> str:
-    return _render("report.md.j2", report=content, charts_dir=CHARTS_DIR, safe=_safe)
+    return _render("report.md.j2", report=content, charts_dir=CHARTS_DIR, safe=_safe, **_naming(content))
+
+
+def _naming(content: dict[str, Any]) -> dict[str, Any]:
+    """What the templates name stores, models and tables with: reconstructed marks, model links, CSV paths."""
+    reconstructed = reconstructed_stores(content)
+    pages = content.get("model_pages", {})
+    return {
+        "reconstructed": reconstructed,
+        "reconstructed_note": RECONSTRUCTED_NOTE,
+        "store_label": lambda store: store_label(store, reconstructed),
+        "model_url": lambda store, model_id: model_url(pages.get(store), model_id),
+        "table_file": table_file,
+    }
 
 
 def render_diff_markdown(diff: dict[str, Any]) -> str:
@@ -117,7 +133,8 @@ def _render(template: str, **values: Any) -> str:
 
 
 def write_report(content: dict[str, Any], out: Path) -> Path:
-    """Write report.html, report.md (with its charts as SVG files) and report.json into `out`; the HTML's path."""
+    """Write report.html, report.md (with its charts as SVG files), report.json and tables/*.csv into `out`;
+    the HTML's path."""
     out.mkdir(parents=True, exist_ok=True)
     chart_markup = build_charts(content)
     (out / CHARTS_DIR).mkdir(exist_ok=True)
@@ -125,9 +142,9 @@ def write_report(content: dict[str, Any], out: Path) -> Path:
         (out / CHARTS_DIR / f"{name}.svg").write_text('<?xml version="1.0" encoding="UTF-8"?>\n' + str(svg) + "\n", encoding="utf-8")
     (out / HTML_FILE).write_text(render_html(content, chart_markup), encoding="utf-8")
     (out / MARKDOWN_FILE).write_text(render_markdown(content), encoding="utf-8")
+    write_tables(report_tables(content), out)
     (out / JSON_FILE).write_text(json_text(content) + "\n", encoding="utf-8")
     return out / HTML_FILE
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+_safe = file_safe
