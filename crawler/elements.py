@@ -34,3 +34,9 @@ ELEMENTS: dict[str, str] = {
     "support": "development",
     "release_notes": "release",
 }
+
+
+def element_order(keys) -> list[str]:
+    """Taxonomy order first (docs/elements.md), then any other keys alphabetically."""
+    keys = set(keys)
+    return [key for key in ELEMENTS if key in keys] + sorted(keys - ELEMENTS.keys())

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from crawler.cli.common import DbOption, cell_text, database, print_json, print_line, print_table, short_instant, stderr, stdout
-from crawler.report.content import element_order
+from crawler.elements import element_order
 from crawler.report.render import render_compare_markdown, render_diff_markdown
 from crawler.stores import check_store, known_stores
 from storage.coverage import coverage_at, stores_with_history

@@ -22,9 +22,10 @@ def report(
     since: Annotated[str | None, typer.Option("--since", help="Only history after this date (end of that day, UTC) or ISO instant")] = None,
     db: DbOption = None,
 ) -> None:
-    """Write a report of the stores: models over time, additions and removals, most-changed elements, notable
-    events, the latest changes grouped by pattern, the element coverage matrix, the 2019 study's comparison and
-    the models found in more than one store.
+    """Write a report of the stores: models over time with the additions, removals and changes of each run,
+    most-changed elements, notable events, the latest changes grouped by pattern, the element coverage matrix
+    and its history, churn, how long models stay listed, changes per element per run, the 2019 study's
+    comparison and the models found in more than one store.
 
     The HTML page is self-contained (inline SVG charts, no scripts or external files); report.md and
     report.json hold the same content, and tables/ every table as CSV.

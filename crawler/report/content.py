@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from crawler.elements import ELEMENTS
+from crawler.elements import ELEMENTS, element_order
 from crawler.report.changes import grouped_changes
 from crawler.report.comparison import study_comparison
 from crawler.report.links import model_url
+from crawler.report.timeseries import time_series
 from storage.coverage import coverage_at, coverage_series
 from storage.crossstore import compare_elements, match_models
 from storage.diff import changes_by_run, diff_store
@@ -50,13 +51,8 @@ def build_report(
         "study_comparison": study_comparison(engine, stores),
         "coverage": _coverage_section(engine, stores, since),
         "cross_store": _cross_store_section(engine, stores),
+        **time_series(engine, stores, since, sections),
     }
-
-
-def element_order(keys) -> list[str]:
-    """Taxonomy order first (docs/elements.md), then any other keys alphabetically."""
-    keys = set(keys)
-    return [key for key in ELEMENTS if key in keys] + sorted(keys - ELEMENTS.keys())
 
 
 def _store_section(engine: Engine, store: str, title: str, since: datetime | None, model_page: str | None = None) -> dict[str, Any]:
@@ -148,25 +144,7 @@ def _coverage_section(engine: Engine, stores: list[str], since: datetime | None)
         "shared": latest["shared"],
         "shared_share": latest["shared_share"],
         "unique": latest["unique"],
-        "over_time": _coverage_over_time(engine, stores, since),
     }
-
-
-def _coverage_over_time(engine: Engine, stores: list[str], since: datetime | None) -> list[dict[str, Any]]:
-    """At each instant a store's coverage changed: elements each store shows, and the share all stores share."""
-    instants = sorted({c.observed_at for store in stores for c in coverage_series(engine, store) if since is None or c.observed_at > since})
-    points = []
-    for instant in instants:
-        comparison = compare_elements(engine, stores, instant)
-        points.append(
-            {
-                "at": isoformat(instant),
-                "elements_shown": {store: info["elements_shown"] for store, info in comparison["stores"].items() if info["models"]},
-                "shared": len(comparison["shared"]),
-                "shared_share": comparison["shared_share"],
-            }
-        )
-    return points
 
 
 def _cross_store_section(engine: Engine, stores: list[str]) -> dict[str, Any]:

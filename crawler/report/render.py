@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from crawler.report import charts
+from crawler.report import ticks
+from crawler.report.figures import build_charts
 from crawler.report.labels import RECONSTRUCTED_NOTE, file_safe, reconstructed_stores, store_label
 from crawler.report.links import model_url
 from crawler.report.tables import report_tables, table_file, write_tables
@@ -61,47 +61,17 @@ def _environment(*, markdown: bool) -> Environment:
         keep_trailing_newline=True,
         finalize=markdown_escape if markdown else None,
     )
-    environment.filters.update(day=day, percent=percent, cell=cell)
+    environment.filters.update(day=day, percent=percent, cell=cell, number=ticks.number, share=ticks.percent)
     return environment
-
-
-def _instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def build_charts(content: dict[str, Any]) -> dict[str, Markup]:
-    """Every chart of the report, by file-safe name."""
-    result = {}
-    for section in content["stores"]:
-        name = _safe(section["store"])
-        points = ([(_instant(section["baseline"]["observed_at"]), section["baseline"]["models"])] if section["baseline"] else []) + [
-            (_instant(run["observed_at"]), run["models"]) for run in section["timeline"]
-        ]
-        result[f"{name}-models"] = charts.line_chart({section["store"]: points}, title=f"{section['store']}: models over time", y_label="models")
-        bars = [(_instant(run["observed_at"]), run["added"] + run["returned"], run["removed"]) for run in section["timeline"]]
-        result[f"{name}-changes"] = charts.change_bars(bars, title=f"{section['store']}: models arrived and removed per run")
-    coverage = content["coverage"]
-    share = {(row["element"], store): values["to"] for row in coverage["matrix"] for store, values in row["stores"].items()}
-    result["coverage-matrix"] = charts.heatmap([row["element"] for row in coverage["matrix"]], coverage["tracked"], share, title="element coverage by store")
-    shown: dict[str, list] = {}
-    shared = []
-    for point in coverage["over_time"]:
-        for store, count in point["elements_shown"].items():
-            shown.setdefault(store, []).append((_instant(point["at"]), count))
-        if point["shared_share"] is not None:
-            shared.append((_instant(point["at"]), round(point["shared_share"] * 100, 1)))
-    result["coverage-elements"] = charts.line_chart(shown, title="elements each store shows", y_label="elements shown")
-    result["coverage-shared"] = charts.line_chart({"shared by all": shared}, title="share of elements all tracked stores show", y_label="% of elements")
-    return {name: Markup(strip_controls(svg)) for name, svg in result.items()}
 
 
 def render_html(content: dict[str, Any], chart_markup: dict[str, Markup] | None = None) -> str:
     chart_markup = chart_markup or build_charts(content)
-    return _render("report.html.j2", report=content, charts=chart_markup, safe=_safe, **_naming(content))
+    return _render("report.html.j2", report=content, charts=chart_markup, safe=file_safe, **_naming(content))
 
 
 def render_markdown(content: dict[str, Any]) -> str:
-    return _render("report.md.j2", report=content, charts_dir=CHARTS_DIR, safe=_safe, **_naming(content))
+    return _render("report.md.j2", report=content, charts_dir=CHARTS_DIR, safe=file_safe, **_naming(content))
 
 
 def _naming(content: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +115,3 @@ def write_report(content: dict[str, Any], out: Path) -> Path:
     write_tables(report_tables(content), out)
     (out / JSON_FILE).write_text(json_text(content) + "\n", encoding="utf-8")
     return out / HTML_FILE
-
-
-_safe = file_safe
