@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup
 
 from crawler.report.charts import ChurnLane, ChurnRun, Curve, RunMarks, churn_lanes, share_lines, store_timeline, survival_chart
-from crawler.report.labels import file_safe
 from crawler.report.heatmaps import Cell, PeriodRow, grid, period_heatmap, share_grid
+from crawler.report.labels import file_safe, reconstructed_stores, store_label
 from crawler.report.ticks import number
 from crawler.report.timeseries import sized_runs
 from crawler.safetext import strip_controls
@@ -21,14 +20,18 @@ def build_charts(content: dict[str, Any]) -> dict[str, Markup]:
     """Every chart of the report, by file-safe name (the SVG file's name without `.svg`)."""
     result = {}
     sections = {section["store"]: section for section in content["stores"]}
+    reconstructed = reconstructed_stores(content)
+    label = lambda store: store_label(store, reconstructed)  # noqa: E731 -- every store a chart names says if it is reconstructed
     for section in content["stores"]:
         result[f"{file_safe(section['store'])}-timeline"] = _store_timeline(section)
     coverage = content["coverage"]
-    share = {(row["element"], store): values["to"] for row in coverage["matrix"] for store, values in row["stores"].items()}
-    result["coverage-matrix"] = share_grid([row["element"] for row in coverage["matrix"]], coverage["tracked"], share, title="element coverage by store")
+    share = {(row["element"], label(store)): values["to"] for row in coverage["matrix"] for store, values in row["stores"].items()}
+    result["coverage-matrix"] = share_grid(
+        [row["element"] for row in coverage["matrix"]], [label(store) for store in coverage["tracked"]], share, title="element coverage by store"
+    )
     result["coverage-shared"] = _shared_over_time(content["shared_over_time"])
     result["coverage-over-time"] = period_heatmap(
-        [_coverage_row(entry["store"], entry, "mean_coverage", "of the taxonomy's elements shown per model, on average") for entry in content["coverage_over_time"]],
+        [_coverage_row(label(entry["store"]), entry, "mean_coverage", "of the taxonomy's elements shown per model, on average") for entry in content["coverage_over_time"]],
         title="element coverage over time, by store",
     )
     for entry in content["coverage_over_time"]:
@@ -36,8 +39,10 @@ def build_charts(content: dict[str, Any]) -> dict[str, Markup]:
             [_coverage_row(element, entry, element, "of the models show it") for element in entry["elements"]],
             title=f"{entry['store']}: share of models showing each element, over time",
         )
-    result["churn"] = churn_lanes([_churn_lane(entry, sections[entry["store"]]) for entry in content["churn"]], title="churn per run, as a share of the store")
-    result["survival"] = survival_chart([_curve(entry) for entry in content["survival"] if entry["models"]], title="how long models stay listed")
+    result["churn"] = churn_lanes(
+        [_churn_lane(label(entry["store"]), entry, sections[entry["store"]]) for entry in content["churn"]], title="churn per run, as a share of the store"
+    )
+    result["survival"] = survival_chart([_curve(label(entry["store"]), entry) for entry in content["survival"] if entry["models"]], title="how long models stay listed")
     for entry in content["element_changes"]:
         if entry["elements"]:
             result[f"{file_safe(entry['store'])}-element-changes"] = _element_changes(entry)
@@ -78,20 +83,20 @@ def _coverage_row(label: str, entry: dict[str, Any], key: str, detail: str) -> P
     return PeriodRow(label, values, [_instant(at) for at in entry["runs"]], detail)
 
 
-def _churn_lane(entry: dict[str, Any], section: dict[str, Any]) -> ChurnLane:
+def _churn_lane(name: str, entry: dict[str, Any], section: dict[str, Any]) -> ChurnLane:
     recorded = [_instant(run["observed_at"]) for run in section["timeline"] if run["status"] in RECORDED_STATUSES] or [
         _instant(run["observed_at"]) for run in section["timeline"]
     ]
     runs = [ChurnRun(_instant(run["observed_at"]), run["models_before"], run["added"], run["returned"], run["removed"]) for run in entry["runs"]]
     initial = entry["initial_load"]
-    return ChurnLane(entry["store"], runs, min(recorded), max(recorded), _instant(initial["observed_at"]) if initial else None)
+    return ChurnLane(name, runs, min(recorded), max(recorded), _instant(initial["observed_at"]) if initial else None)
 
 
-def _curve(entry: dict[str, Any]) -> Curve:
+def _curve(name: str, entry: dict[str, Any]) -> Curve:
     steps = [(step["days"], step["listed"], f"{number(step['removed'])} of {number(step['at_risk'])} still followed removed then") for step in entry["steps"]]
     censored = [(mark["days"], mark["listed"]) for mark in entry["censored"]]
     end = max([step[0] for step in steps] + [days for days, _ in censored])
-    return Curve(f"{entry['store']} ({number(entry['models'])} models, {number(entry['removed'])} removed)", steps, censored, end)
+    return Curve(f"{name} ({number(entry['models'])} models, {number(entry['removed'])} removed)", steps, censored, end)
 
 
 def _element_changes(entry: dict[str, Any]) -> Markup:

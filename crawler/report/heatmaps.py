@@ -75,7 +75,7 @@ def share_grid(rows: list[str], columns: list[str], share: dict[tuple[str, str],
         for column in columns
         for value in [share.get((row, column), 0.0)]
     }
-    return grid(rows, columns, cells, title=title)
+    return grid(rows, columns, cells, title=title, rotate_columns=any(len(column) > 15 for column in columns))  # a long head would run into the next
 
 
 @dataclass(frozen=True)

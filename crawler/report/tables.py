@@ -88,6 +88,7 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
             [[row["element"], row["dimension"]] + [row["stores"][store][end] for store in coverage["tracked"] for end in ("from", "to")] for row in coverage["matrix"]],
         )
     )
+    tables += _over_time_tables(report, reconstructed)
     tables.append(
         Table(
             table_file("cross-store"),
@@ -101,6 +102,51 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
         )
     )
     return tables
+
+
+def _over_time_tables(report: dict[str, Any], reconstructed: set[str]) -> list[Table]:
+    """The tables of the sections over time (shared elements, coverage, churn, survival), rows as on the page."""
+    label = lambda store: store_label(store, reconstructed)  # noqa: E731
+    shared = [g for g in report["shared_over_time"]["groups"] if g["points"]]
+    coverage = [entry for entry in report["coverage_over_time"] if entry["points"]]
+    return [
+        Table(
+            table_file("shared-over-time"),
+            ["group", "stores", "from", "shared_then", "latest", "shared_now", "elements_all_show_now"],
+            [
+                [g["label"], "; ".join(label(store) for store in g["stores"]), g["points"][0]["at"], g["points"][0]["shared_share"]]
+                + [g["points"][-1]["at"], g["points"][-1]["shared_share"], ", ".join(g["points"][-1]["shared"])]
+                for g in shared
+            ],
+        ),
+        Table(
+            table_file("coverage-over-time"),
+            ["store", "first", "mean_coverage_first", "elements_shown_first", "latest", "mean_coverage_latest", "elements_shown_latest"],
+            [
+                [label(entry["store"])]
+                + [value for point in (entry["points"][0], entry["points"][-1]) for value in (point["at"], point["mean_coverage"], point["elements_shown"])]
+                for entry in coverage
+            ],
+        ),
+        Table(
+            table_file("churn"),
+            ["store", "initial_load_models", "initial_load_at", "runs_after_it", "mean_churn", "largest_churn", "largest_at"],
+            [
+                [label(c["store"]), (c["initial_load"] or {}).get("models"), (c["initial_load"] or {}).get("observed_at"), len(c["runs"]), c["mean"]]
+                + [(c["max"] or {}).get("churn"), (c["max"] or {}).get("observed_at")]
+                for c in report["churn"]
+            ],
+        ),
+        Table(
+            table_file("survival"),
+            ["store", "models", "removed", "still_listed", "censored_at", "followed_days", "listed_after_year", "median_days"],
+            [
+                [label(c["store"]), c["models"], c["removed"], c["models"] - c["removed"], c["censored_at"], c["observed_days"], c["listed_after_year"], c["median_days"]]
+                for c in report["survival"]
+                if c["models"]
+            ],
+        ),
+    ]
 
 
 def write_tables(tables: list[Table], out: Path) -> None:
