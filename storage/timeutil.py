@@ -4,26 +4,40 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
 
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from storage.errors import StorewatchError
 
 
-class UTCDateTime(TypeDecorator):
-    """Stores aware datetimes as naive UTC (same text on SQLite and PostgreSQL); returns them aware."""
+# On SQLite an instant is fixed-width ISO 8601 text: comparing the text compares the instants (ORDER BY, max(),
+# the `valid_to >= valid_from` CHECK), and the file reads the same in any SQLite tool.
+SQLITE_INSTANT = "%(year)04d-%(month)02d-%(day)02dT%(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06dZ"
 
-    impl = DateTime
+
+class UTCDateTime(TypeDecorator):
+    """An instant: an aware UTC datetime in Python; `timestamp with time zone` on PostgreSQL; on SQLite the
+    text `YYYY-MM-DDTHH:MM:SS.ffffffZ`. Every timestamp column is of this type (migration 0005)."""
+
+    impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sqlite.DATETIME(storage_format=SQLITE_INSTANT))
+        return dialect.type_descriptor(DateTime(timezone=True))
 
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(timezone.utc)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else value.replace(tzinfo=timezone.utc)
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def utcnow() -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from sqlalchemy import inspect
 
@@ -67,3 +68,79 @@ def test_a_database_with_history_upgrades_to_the_latest_schema(db_url):
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     command.check(config)
     engine.dispose()
+
+
+def test_timestamps_become_utc_instants_in_the_database_and_back(db_url, monkeypatch):
+    """0004 -> 0005: SQLite keeps `YYYY-MM-DDTHH:MM:SS.ffffffZ` text, PostgreSQL `timestamp with time zone`; the
+    instants, their order and the interval CHECK survive, whatever the PostgreSQL session's time zone."""
+    from datetime import datetime, timedelta, timezone
+
+    import sqlalchemy as sa
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.models import ModelVersion, model_key
+
+    from storage.db import upgrade_to
+    from storage.queries import list_runs, model_history, models_as_of
+    from storage.timeutil import parse_instant
+
+    monkeypatch.setenv("PGTZ", "America/New_York")  # libpq's session time zone: not UTC
+    old = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    upgrade_to(old, "0004")
+    first, second = datetime(2019, 6, 30), datetime(2020, 1, 1, 12, 0, 0, 500000)  # naive UTC, as 0004 kept them
+    columns = {
+        "crawl_runs": ("id", "store", "observed_at", "started_at", "finished_at", "status", "models_seen", "added", "changed",
+                       "removed", "returned", "errors", "spider_version"),
+        "models": ("id", "store", "model_id", "model_key"),
+        "model_versions": ("model_pk", "valid_from", "valid_to", "opened_by_run", "closed_by_run", "change", "changed_elements",
+                           "content_hash", "elements", "raw"),
+        "lock_holders": ("name", "pid", "host", "acquired_at"),
+    }
+    typed = {"observed_at", "started_at", "finished_at", "valid_from", "valid_to", "acquired_at"}
+    tables = {
+        name: sa.table(name, *(sa.column(c, sa.DateTime() if c in typed else sa.JSON() if c in ("changed_elements", "elements", "raw") else None) for c in cols))
+        for name, cols in columns.items()
+    }
+    with old.begin() as connection:
+        for run_id, at in ((1, first), (2, second)):
+            connection.execute(sa.insert(tables["crawl_runs"]).values(
+                id=run_id, store="teststore", observed_at=at, started_at=at, finished_at=None if run_id == 2 else at,
+                status="complete", models_seen=1, added=0, changed=0, removed=0, returned=0, errors=0, spider_version="x"))
+        connection.execute(sa.insert(tables["models"]).values(id=1, store="teststore", model_id="a", model_key=model_key("a")))
+        for valid_from, valid_to, opened, closed, name in ((first, second, 1, 2, "A1"), (second, None, 2, None, "A2")):
+            connection.execute(sa.insert(tables["model_versions"]).values(
+                model_pk=1, valid_from=valid_from, valid_to=valid_to, opened_by_run=opened, closed_by_run=closed, change="added",
+                changed_elements=[], content_hash=name, elements={"name": name}, raw={}))
+        connection.execute(sa.insert(tables["lock_holders"]).values(name="scheduler", pid=1, host="h", acquired_at=second))
+    old.dispose()
+
+    engine = open_database(db_url)  # upgrades on first use
+    assert [run["observed_at"] for run in list_runs(engine)] == ["2019-06-30T00:00:00Z", "2020-01-01T12:00:00.500000Z"]
+    assert [v["valid_to"] for v in model_history(engine, "teststore", "a")] == ["2020-01-01T12:00:00.500000Z", None]
+    assert models_as_of(engine, "teststore", parse_instant("2020-01-01T12:00:00.4Z"))[0]["name"] == "A1"
+    assert models_as_of(engine, "teststore", parse_instant("2020-01-01T12:00:00.5Z"))[0]["name"] == "A2"
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        stored = connection.execute(sa.text("SELECT observed_at FROM crawl_runs ORDER BY id")).scalars().all()
+        if sqlite:
+            assert stored == ["2019-06-30T00:00:00.000000Z", "2020-01-01T12:00:00.500000Z"]
+        else:
+            kinds = connection.execute(sa.text(
+                "SELECT DISTINCT data_type FROM information_schema.columns WHERE column_name IN "
+                "('observed_at', 'started_at', 'finished_at', 'valid_from', 'valid_to', 'acquired_at')")).scalars().all()
+            assert kinds == ["timestamp with time zone"]
+            assert [at.utcoffset() for at in stored] == [timedelta(hours=-4), timedelta(hours=-5)]  # shown in New York time
+            assert [at.replace(tzinfo=None) - at.utcoffset() for at in stored] == [first, second]
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    command.check(config)
+    versions = ModelVersion.__table__
+    with pytest.raises(IntegrityError), engine.begin() as connection:  # 12:00:00 is before 12:00:00.5, in text too
+        connection.execute(sa.update(versions).where(versions.c.valid_to.is_(None)).values(valid_to=datetime(2020, 1, 1, 12, tzinfo=timezone.utc)))
+    engine.dispose()
+
+    command.downgrade(config, "0004")
+    with old.connect() as connection:
+        assert connection.execute(sa.select(tables["crawl_runs"].c.observed_at).order_by(tables["crawl_runs"].c.id)).scalars().all() == [first, second]
+        if sqlite:
+            assert connection.execute(sa.text("SELECT valid_to FROM model_versions WHERE valid_to IS NOT NULL")).scalar() == "2020-01-01 12:00:00.500000"
+    old.dispose()

@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import storage.timeutil
-
 revision = '0001'
 down_revision = None
 branch_labels = None
@@ -22,9 +20,9 @@ def upgrade() -> None:
     op.create_table('crawl_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('store', sa.String(length=64), nullable=False),
-    sa.Column('observed_at', storage.timeutil.UTCDateTime(), nullable=False),
-    sa.Column('started_at', storage.timeutil.UTCDateTime(), nullable=False),
-    sa.Column('finished_at', storage.timeutil.UTCDateTime(), nullable=True),
+    sa.Column('observed_at', sa.DateTime(), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('models_seen', sa.Integer(), nullable=False),
     sa.Column('added', sa.Integer(), nullable=False),
@@ -51,8 +49,8 @@ def upgrade() -> None:
     op.create_table('model_versions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('model_pk', sa.Integer(), nullable=False),
-    sa.Column('valid_from', storage.timeutil.UTCDateTime(), nullable=False),
-    sa.Column('valid_to', storage.timeutil.UTCDateTime(), nullable=True),
+    sa.Column('valid_from', sa.DateTime(), nullable=False),
+    sa.Column('valid_to', sa.DateTime(), nullable=True),
     sa.Column('opened_by_run', sa.Integer(), nullable=False),
     sa.Column('closed_by_run', sa.Integer(), nullable=True),
     sa.Column('change', sa.String(length=16), nullable=False),

@@ -23,7 +23,6 @@ import hashlib
 import sqlalchemy as sa
 from alembic import op
 
-import storage.timeutil
 from storage.errors import StorewatchError
 
 revision = '0004'
@@ -87,7 +86,7 @@ def upgrade() -> None:
     sa.Column('pid', sa.Integer(), nullable=False),
     sa.Column('host', sa.String(length=255), nullable=False),
     sa.Column('run_id', sa.Integer(), nullable=True),
-    sa.Column('acquired_at', storage.timeutil.UTCDateTime(), nullable=False),
+    sa.Column('acquired_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_lock_holders'))
     )
 
