@@ -64,6 +64,7 @@ from storage.runs import (
 )
 from storage.timeutil import isoformat, utcnow
 from storage.writer import latest_observed_at
+from storage.wording import plural
 
 log = logging.getLogger("storewatch.scheduler")
 
@@ -494,7 +495,7 @@ class Service:
         next_regular = regular.next_run_time if regular else None
         if attempt >= schedule.retries:
             tail = f"; next scheduled run {isoformat(next_regular)}" if next_regular else ""
-            return f"; gave up after {attempt} retries" + tail if schedule.retries else tail
+            return f"; gave up after {plural(attempt, 'retry', 'retries')}" + tail if schedule.retries else tail
         delay = schedule.retry_backoff * 2**attempt
         at = self.clock() + timedelta(seconds=delay)
         if next_regular is not None and next_regular <= at:
@@ -539,7 +540,7 @@ def describe_run(run: dict[str, Any]) -> str:
     head = f"{run['store']} run {run['id']} {run['status']} (observed {isoformat(run['observed_at'])}{took})"
     counts = (
         f"{run['models_seen']} seen +{run['added']} added ~{run['changed']} changed -{run['removed']} removed "
-        f"^{run['returned']} returned, {run['errors']} errors"
+        f"^{run['returned']} returned, {plural(run['errors'], 'error')}"
     )
     if run["status"] == "failed":
         return f"{head}: {_one_line(run['error_summary'] or 'no reason recorded')}"

@@ -40,7 +40,7 @@ BATCH = 50_000
 
 def sql_instant(day: str) -> str:
     """An instant as storewatch's UTC column type stores it on SQLite."""
-    return f"{day} 00:00:00.000000"
+    return f"{day}T00:00:00.000000Z"
 
 
 def elements_of(i: int, revision: int = 1) -> dict:

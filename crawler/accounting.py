@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from storage.wording import plural
+
 LISTING_RESPONSES = "storewatch/listing_responses"
 LISTING_FAILURES = "storewatch/listing_failures"
 LISTING_MALFORMED = "storewatch/listing_malformed"
@@ -77,15 +79,10 @@ def error_summary(stats: dict[str, Any], close_reason: str) -> str | None:
     if close_reason != "finished":
         parts.append(f"crawl ended early ({close_reason})")
     if stats.get(LISTING_MALFORMED):
-        parts.append(f"{counted(stats[LISTING_MALFORMED], 'listing document')} not in the expected shape")
+        parts.append(f"{plural(stats[LISTING_MALFORMED], 'listing document')} not in the expected shape")
     if stats.get(LISTING_FAILURES):
-        parts.append(f"{counted(stats[LISTING_FAILURES], 'listing request')} failed")
+        parts.append(f"{plural(stats[LISTING_FAILURES], 'listing request')} failed")
     if stats.get(MODEL_FAILURES):
-        parts.append(f"{counted(stats[MODEL_FAILURES], 'model page')} failed")
+        parts.append(f"{plural(stats[MODEL_FAILURES], 'model page')} failed")
     parts.extend(stats.get(ERROR_SAMPLES) or [])
     return "; ".join(parts) or None
-
-
-def counted(number: int, noun: str) -> str:
-    """'1 model page', '2 model pages'."""
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -9,6 +9,7 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
 from crawler.accounting import LISTING_FAILURES, MODEL_FAILURES
+from storage.wording import plural
 
 
 class ProgressLine:
@@ -42,8 +43,8 @@ class ProgressLine:
         stats = self.crawler.stats
         failures = (stats.get_value(LISTING_FAILURES) or 0) + (stats.get_value(MODEL_FAILURES) or 0)
         line = (
-            f"{self.label} {stats.get_value('response_received_count') or 0} responses, "
-            f"{stats.get_value('item_scraped_count') or 0} models, {failures} failures"
+            f"{self.label} {plural(stats.get_value('response_received_count') or 0, 'response')}, "
+            f"{plural(stats.get_value('item_scraped_count') or 0, 'model')}, {plural(failures, 'failure')}"
         )
         sys.stderr.write(f"\r\033[K{line}")
         sys.stderr.flush()

@@ -13,6 +13,7 @@ from storage.diff import changes_by_run
 from storage.events import mass_events
 from storage.models import CrawlRun
 from storage.runs import get_run
+from storage.wording import plural
 
 runs = CrawlRun.__table__
 
@@ -37,11 +38,11 @@ def run_events(engine: Engine, run_id: int, settings: NotifySettings) -> list[Ru
         streak = failed_streak(engine, run, settings.fail_after)
         if streak:
             reason = (
-                f"the last {len(streak)} runs of {store} failed (runs {', '.join(map(str, streak))}); "
+                f"the last {plural(len(streak), 'run')} of {store} failed (runs {', '.join(map(str, streak))}); "
                 f"the last one: {run['error_summary'] or 'no reason recorded'}"
             )
             commands = (f"storewatch runs --store {store}", "storewatch status")
-            headline = f"{store}: the last {len(streak)} runs failed"
+            headline = f"{store}: the last {plural(len(streak), 'run')} failed"
             found["failed_streak"] = RunEvent("failed_streak", run, headline, reason, commands)
     previous = _previous_run(engine, run)
     diff = f"storewatch diff {store} --from run:{previous} --to run:{run_id}" if previous else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from crawler.safetext import strip_controls
 from notifications.events import RunEvent
 from storage.timeutil import isoformat
+from storage.wording import plural
 
 REASON_LIMIT = 1000  # characters of a run's error summary worth putting in a message
 
@@ -17,7 +18,7 @@ def compose(event: RunEvent) -> tuple[str, str]:
         f"Run:    {run['id']}, observed {isoformat(run['observed_at'])}, status {run['status']}",
         f"Reason: {_plain(event.reason)}",
         f"Counts: {run['models_seen']} seen, +{run['added']} added, ~{run['changed']} changed, "
-        f"-{run['removed']} removed, ^{run['returned']} returned, {run['errors']} errors",
+        f"-{run['removed']} removed, ^{run['returned']} returned, {plural(run['errors'], 'error')}",
         "Look closer:",
         *(f"  {command}" for command in event.commands),
     ]

@@ -13,6 +13,7 @@ from storage.coverage import coverage_series
 from storage.diff import changes_by_run
 from storage.queries import list_runs
 from storage.timeutil import isoformat
+from storage.wording import plural
 
 MASS_CHANGE_MIN = 10  # models one element must change for, whatever the share, to be a mass change
 COUNT_MIN = 5  # models that must arrive or go, whatever the share, for growth or removals
@@ -86,7 +87,7 @@ def mass_events(
 def _coverage_events(before, after, run: dict[str, Any], event) -> set[str]:
     """Elements the run made the store start or stop showing (recorded as events); returns them."""
     for element in sorted(after.shown() - before.shown()):
-        event(run["observed_at"], run["id"], "element started", f"started showing {element} ({after.elements[element]} of {after.models} models)", element)
+        event(run["observed_at"], run["id"], "element started", f"started showing {element} ({after.elements[element]} of {plural(after.models, 'model')})", element)
     for element in sorted(before.shown() - after.shown()):
-        event(run["observed_at"], run["id"], "element stopped", f"stopped showing {element} (shown for {before.elements[element]} models before)", element)
+        event(run["observed_at"], run["id"], "element stopped", f"stopped showing {element} (shown for {plural(before.elements[element], 'model')} before)", element)
     return after.shown() ^ before.shown()

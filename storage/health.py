@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from storage.wording import plural
+
 
 @dataclass(frozen=True)
 class HealthPolicy:
@@ -56,13 +58,13 @@ def judge(status: str, *, seen: int, unreadable: int, baseline: float | None, po
             drop = 1 - seen / baseline
             return Verdict(
                 "suspect",
-                f"suspect: the listing named {seen} models, {drop:.0%} fewer than the {baseline:g} of the store's last "
+                f"suspect: the listing named {plural(seen, 'model')}, {drop:.0%} fewer than the {baseline:g} of the store's last "
                 f"complete runs (max_drop {policy.max_drop:.0%}); removals and changes are held",
             )
     if seen and unreadable / seen > policy.max_model_failures:
         return Verdict(
             "partial",
-            f"{unreadable} of {seen} model pages unreadable (more than max_model_failures {policy.max_model_failures:.0%}); "
+            f"{unreadable} of {plural(seen, 'model page')} unreadable (more than max_model_failures {policy.max_model_failures:.0%}); "
             f"nothing removed",
         )
     return Verdict("complete")

@@ -61,6 +61,7 @@ from storage.lock import DatabaseLock, acquire_store_lock, this_host
 from storage.models import RECORDED_STATUSES, Absence, CrawlRun, HeldVersion, Model, ModelVersion, StoreCoverage, model_key
 from storage.runs import close_unfinished_run, recover_abandoned_runs
 from storage.timeutil import isoformat, utcnow
+from storage.wording import plural
 
 # A live crawl is observed now; a snapshot a little ahead of this machine's clock (another time zone's "today")
 # is fine, one from the future is a mistake that would block every later crawl of the store.
@@ -283,7 +284,7 @@ class SnapshotWriter:
             summary.errors = errors + self.duplicates
             notes = [error_summary] if error_summary else []
             if self.duplicates:
-                notes.append(f"{self.duplicates} duplicate model ids ignored")
+                notes.append(f"{plural(self.duplicates, 'duplicate model id')} ignored")
             with self._connection.begin():
                 if not self.lock.still_held():
                     raise LostLock(f"{self.store}: this crawl lost the store's lock (its database connection or file went away); nothing was recorded")
@@ -443,10 +444,10 @@ class SnapshotWriter:
             held_removals = self._hold(held_changes)
             if held_changes or held_removals:
                 notes.append(
-                    f"held for `storewatch accept {self.run_id}`: {held_removals} missing models and {len(held_changes)} changed models"
+                    f"held for `storewatch accept {self.run_id}`: {plural(held_removals, 'missing model')} and {plural(len(held_changes), 'changed model')}"
                 )
         elif deferred:
-            notes.append(f"{deferred} changed models left for the next complete run")
+            notes.append(f"{plural(deferred, 'changed model')} left for the next complete run")
         if new_rows:
             connection.execute(insert(versions), new_rows)
         opened = summary.added + len(new_rows)

@@ -81,12 +81,12 @@ def test_a_backfill_day_whose_listing_capture_is_junk_or_missing_is_not_recorded
     archive = wayback_replay_of("wolfram_nnr", tmp_path / "wayback")
     missing = run_cli("backfill", "wolfram_nnr", "--replay", str(archive), "--fail", "*20190301120000id_*SearchResources*=404",
                       db=f"sqlite:///{tmp_path / 'missing.db'}")
-    assert "1 snapshots recorded" in missing.stdout and "2019-03-01" not in missing.stdout
+    assert "1 snapshot recorded" in missing.stdout and "2019-03-01" not in missing.stdout
 
     db = f"sqlite:///{tmp_path / 'sw.db'}"
     search = next((archive / WAYBACK_WEB / "20190301120000id_").rglob("SearchResources*"))
     search.write_bytes((snapshot_dir("wolfram_nnr", "2019-03-01") / "resources.wolframcloud.com/NeuralNetRepository/resources/LeNet-Trained-on-MNIST-Data").read_bytes())
     result = run_cli("backfill", "wolfram_nnr", "--replay", str(archive), db=db)
-    assert "1 snapshots recorded" in result.stdout
+    assert "1 snapshot recorded" in result.stdout
     runs = cli_json("runs", "--store", "wolfram_nnr", db=db)
     assert [(r["observed_at"][:10], r["status"], r["models_seen"]) for r in runs] == [("2024-06-01", "complete", 12)]

@@ -17,6 +17,7 @@ from storage import queries
 from storage.db import open_database
 from storage.errors import StorewatchError
 from storage.timeutil import parse_instant
+from storage.wording import plural
 
 
 def archive_stores() -> list[str]:
@@ -111,6 +112,6 @@ def backfill(
     engine.dispose()
     for run in new_runs:
         print_summary(run)
-    stdout.print(f"{store}: {len(new_runs)} snapshots recorded from the archive", highlight=False)
+    stdout.print(f"{store}: {plural(len(new_runs), 'snapshot')} recorded from the archive", highlight=False)
     if any(run["status"] == "failed" for run in new_runs):
         raise typer.Exit(1)

@@ -15,6 +15,7 @@ from crawler.schedule_config import ServiceConfig, load_config
 from crawler.stores import check_store, known_stores
 from storage.errors import StorewatchError
 from storage.db import open_database
+from storage.wording import plural
 
 
 def crawl(
@@ -102,7 +103,7 @@ def print_summary(summary: dict) -> None:
     line = (
         f"{summary['store']} {summary['observed_at'][:10]}  [{colour}]{summary['status']:<8}[/]"
         f" {summary['models_seen']:>5} seen  +{summary['added']} added  ~{summary['changed']} changed"
-        f"  -{summary['removed']} removed  ^{summary['returned']} returned{absent}  {summary['errors']} errors"
+        f"  -{summary['removed']} removed  ^{summary['returned']} returned{absent}  {plural(summary['errors'], 'error')}"
     )
     stdout.print(line, highlight=False)
     if summary.get("error_summary"):

@@ -17,6 +17,7 @@ from storage.db import display_url, open_database
 from storage.lock import scheduler_holder, store_writer
 from storage.runs import store_health
 from storage.timeutil import isoformat
+from storage.wording import plural
 
 ConfigOption = Annotated[
     Path | None,
@@ -130,14 +131,14 @@ def health_reasons(health: dict[str, Any], fail_after: int, max_model_failures: 
     reasons = []
     last = health["last_run"]
     if health["consecutive_failures"] >= fail_after:
-        reasons.append(f"its last {health['consecutive_failures']} runs failed")
+        reasons.append(f"its last {plural(health['consecutive_failures'], 'run')} failed")
     if last and last["status"] == "suspect":
         reasons.append(
             f"run {last['id']} is suspect ({last['error_summary'] or 'no reason recorded'}); once checked, "
             f"`storewatch accept {last['id']}`, or wait for a good run"
         )
     if last and last["status"] in ("partial", "complete") and last["models_seen"] and last["errors"] / last["models_seen"] > max_model_failures:
-        reasons.append(f"run {last['id']}: {last['errors']} of {last['models_seen']} model pages could not be read")
+        reasons.append(f"run {last['id']}: {last['errors']} of {plural(last['models_seen'], 'model page')} could not be read")
     if health["running"] and writer is None:
         reasons.append("a run was left `running` by a crawl process that died (the next crawl of the store closes it)")
     return reasons
