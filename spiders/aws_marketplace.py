@@ -57,6 +57,10 @@ STORE = StoreConfig(
     model_page=PRODUCT_URL.format("{model_id}"),
     download_delay=0.5,
     concurrency=4,
+    elements=(
+        "name", "description", "provider", "keywords", "version", "published_at", "updated_at", "rating", "usage",
+        "io_format", "pricing", "runtime", "access", "terms", "source_code", "support", "release_notes",
+    ),
     required_elements=("name", "provider", "access"),
     # The default 20 MB: the live sitemap is about 5 MB, so a warning comes when it doubles.
 )

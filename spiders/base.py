@@ -26,6 +26,9 @@ class StoreConfig:
     obey_robots: bool = True
     auth_env: str | None = None  # env var holding an optional token
     auth_hosts: frozenset[str] = field(default_factory=frozenset)
+    # The information elements (crawler/elements.py) the spider reads from the store, in the taxonomy's order:
+    # what `storewatch stores` and the README's store table list.
+    elements: tuple[str, ...] = ()
     # Elements every record of this store carries; a record without one is unreadable, not a new version.
     required_elements: tuple[str, ...] = ("name",)
     # A page larger than this is refused (a model page: unreadable; a listing: failed); half of it logs a warning.

@@ -54,6 +54,11 @@ STORE = StoreConfig(
     download_delay=1.0,  # the archive allows about 60 requests a minute
     concurrency=1,
     obey_robots=False,  # reads archive.org's public CDX API and raw captures, within its published rate
+    elements=(
+        "name", "description", "provider", "task", "input_domain", "keywords", "published_at", "updated_at", "size",
+        "demo", "popularity", "usage", "training_data", "io_format", "framework", "access", "license", "source_code",
+        "paper",
+    ),
     required_elements=("name", "provider"),  # every browse card shows both
 )
 

@@ -32,6 +32,7 @@ STORE = StoreConfig(
     crawled_via="api",
     model_page="https://github.com/onnx/models/blob/main/validated/{model_id}",  # where the December 2023 moves left them
     obey_robots=False,  # the raw file onnx.hub itself reads
+    elements=("name", "task", "input_domain", "keywords", "version", "size", "io_format", "framework", "access"),
     required_elements=("name", "version", "access"),  # onnx.hub reads model, opset_version and model_path
     max_page_bytes=8 * 1024 * 1024,  # the manifest is 321 KB for 184 models
 )

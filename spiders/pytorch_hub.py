@@ -36,6 +36,10 @@ STORE = StoreConfig(
     auth_env="GITHUB_TOKEN",
     auth_hosts=GITHUB_HOSTS,
     # scripts/sanity_check.py of pytorch/hub requires title, summary, author, tags and github-link
+    elements=(
+        "name", "description", "provider", "keywords", "demo", "usage", "framework", "runtime", "access",
+        "source_code", "paper",
+    ),
     required_elements=("name", "description", "provider", "keywords", "source_code"),
     max_page_bytes=2 * 1024 * 1024,  # pages and the tree are under 20 KB: a hundred times that
 )

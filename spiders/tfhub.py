@@ -45,6 +45,10 @@ STORE = StoreConfig(
     obey_robots=False,  # GitHub's API and raw hosts; their API terms apply
     auth_env="GITHUB_TOKEN",
     auth_hosts=GITHUB_HOSTS,
+    elements=(
+        "name", "description", "provider", "task", "input_domain", "keywords", "version", "demo", "usage",
+        "architecture", "training_data", "framework", "access", "license", "paper", "release_notes",
+    ),
     required_elements=("name", "description"),  # the handle, and the doc's first paragraph
     # The default 20 MB: GitHub cuts a recursive tree at 7 MB, the docs are under 20 KB.
 )

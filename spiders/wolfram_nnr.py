@@ -43,6 +43,11 @@ STORE = StoreConfig(
     model_page=RESOURCE_URL.format("{model_id}"),
     download_delay=1.0,  # no published limit: about one request a second
     concurrency=1,
+    elements=(
+        "name", "description", "task", "input_domain", "keywords", "version", "published_at", "updated_at", "size",
+        "usage", "architecture", "training_data", "evaluation", "dependencies", "access", "license", "source_code",
+        "paper", "release_notes",
+    ),
     required_elements=("name", "description", "access"),
 )
 

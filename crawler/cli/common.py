@@ -9,7 +9,6 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
 from typing import Annotated, Any
 
 import typer
@@ -36,15 +35,21 @@ if not stdout.is_terminal:  # piped output: do not fold tables to 80 columns
 stderr = Console(stderr=True, soft_wrap=True)
 
 
-class TableOrJson(str, Enum):
-    table = "table"
-    json = "json"
+FORMAT_ALIASES = {"table": "text"}  # `table` was the name of `text` before every command had both
 
 
-class TableJsonCsv(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
+def format_option(*choices: str, help: str = "Output format") -> Any:
+    """The `--format` option of a command that prints a table: one of `choices`, the first the default.
+
+    `text` is the table for a terminal, `json` the data with every field, `csv` one row per table row."""
+
+    def parse(value: str) -> str:
+        value = FORMAT_ALIASES.get(value, value)
+        if value not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return typer.Option("--format", parser=parse, metavar=f"[{'|'.join(choices)}]", help=help, show_default=True)
 
 
 def database(db: str | None):
@@ -74,13 +79,27 @@ def print_csv(rows: list[dict[str, Any]], columns: list[str], *, raw: bool = Fal
         writer.writerow({key: cell_text(row.get(key)) if raw else csv_cell(cell_text(row.get(key))) for key in columns})
 
 
-def print_table(rows: list[dict[str, Any]], columns: list[str], *, title: str | None = None) -> None:
+def print_table(rows: list[dict[str, Any]], columns: list[str], *, title: str | None = None, limit: int | None = 80) -> None:
+    """A table for a terminal; each cell on one line, cut at `limit` characters (None: whole, folded)."""
     table = Table(title=plain(title) if title else None, show_lines=False, header_style="bold")
     for column in columns:
         table.add_column(plain(column), overflow="fold")
     for row in rows:
-        table.add_row(*(plain(cell_text(row.get(column), limit=80)) for column in columns))
+        table.add_row(*(plain(cell_text(row.get(column), limit=limit)) for column in columns))
     stdout.print(table)
+
+
+def print_rows(
+    format: str, rows: list[dict[str, Any]], columns: list[str], *, data: Any = None, raw: bool = False, limit: int | None = 80
+) -> None:
+    """A command's table in the chosen format: `text` (a table of `columns`), `csv` (the same columns, a line per
+    row) or `json` (`data`, else the rows with every field they have)."""
+    if format == "json":
+        print_json(rows if data is None else data)
+    elif format == "csv":
+        print_csv(rows, columns, raw=raw)
+    else:
+        print_table(rows, columns, limit=limit)
 
 
 def cell_text(value: Any, limit: int | None = None) -> str:

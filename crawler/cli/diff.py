@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Any
 
 import typer
 
-from crawler.cli.common import DbOption, cell_text, database, print_json, print_line, print_table, short_instant, stderr, stdout
+from crawler.cli.common import DbOption, cell_text, database, format_option, print_line, print_rows, print_table, short_instant, stderr, stdout
 from crawler.elements import element_order
 from crawler.report.render import render_compare_markdown, render_diff_markdown
 from crawler.stores import check_store, known_stores
@@ -16,25 +15,24 @@ from storage.crossstore import compare_elements, match_models
 from storage.diff import diff_store, run_observed_at
 from storage.errors import StorewatchError
 from storage.timeutil import parse_instant, utcnow
+from storage.wording import plural
 
 INSTANT_HELP = "YYYY-MM-DD (end of that day, UTC), an ISO instant, or run:N (the instant run N observed)"
-
-
-class TextJsonMarkdown(str, Enum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
+FORMATS = ("text", "json", "csv", "markdown")
+DIFF_COLUMNS = ["change", "model_id", "element", "old", "new"]
 
 
 def diff(
     store: Annotated[str, typer.Argument(help="Store (see `storewatch stores`)")],
     from_: Annotated[str, typer.Option("--from", help=f"Start: {INSTANT_HELP}")],
     to: Annotated[str | None, typer.Option("--to", help=f"End: {INSTANT_HELP}; default: now")] = None,
-    format: Annotated[TextJsonMarkdown, typer.Option("--format", help="Output format")] = TextJsonMarkdown.text,
+    format: Annotated[str, format_option(*FORMATS)] = "text",
     db: DbOption = None,
 ) -> None:
     """Show what changed in a store between two dates: models added, removed, returned, and changed element by
     element, and how the share of models showing each element moved.
+
+    CSV gives a row per model (and per element of a changed model): change, model_id, element, old, new.
 
     Example:
 
@@ -49,12 +47,22 @@ def diff(
     if not result.coverage_to.models and not result.coverage_from.models and coverage_at(engine, store).run_id is None:
         raise StorewatchError(f"no {store} history recorded yet (see `storewatch crawl {store} --help`)")
     data = result.as_dict()
-    if format is TextJsonMarkdown.json:
-        print_json(data)
-    elif format is TextJsonMarkdown.markdown:
+    if format == "markdown":
         stdout.out(render_diff_markdown(data), end="", highlight=False)
-    else:
+    elif format == "text":
         _print_diff_text(data)
+    else:
+        print_rows(format, _change_rows(data), DIFF_COLUMNS, data=data)
+
+
+def _change_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The diff as rows: one per model added, removed or returned, one per element of a changed model (one
+    without an element when only its raw record changed)."""
+    rows = [{"change": kind, "model_id": model_id} for kind in ("added", "removed", "returned") for model_id in data[kind]]
+    for change in data["changed"]:
+        elements = change["elements"] or {None: {"old": None, "new": None}}
+        rows += [{"change": "changed", "model_id": change["model_id"], "element": key, **values} for key, values in elements.items()]
+    return rows
 
 
 def _instant(engine, store: str, text: str):
@@ -70,7 +78,7 @@ def _instant(engine, store: str, text: str):
 def _print_diff_text(data: dict[str, Any]) -> None:
     lines = [
         f"{data['store']}  {_when(data['from'])} → {_when(data['to'])}  "
-        f"models {data['models']['from']} → {data['models']['to']}  ({len(data['runs'])} runs in between)"
+        f"models {data['models']['from']} → {data['models']['to']}  ({plural(len(data['runs']), 'run')} in between)"
     ]
     for kind, mark in (("added", "+"), ("removed", "-"), ("returned", "^")):
         lines.append(f"{kind} ({len(data[kind])})")
@@ -100,12 +108,12 @@ def compare(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Date (end of that day, UTC) or ISO instant; default: now")] = None,
     min_score: Annotated[float, typer.Option("--min-score", help="Show model matches scoring at least this (0 to 1)")] = 0.45,
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many model matches (text and markdown)")] = 40,
-    format: Annotated[TextJsonMarkdown, typer.Option("--format", help="Output format")] = TextJsonMarkdown.text,
+    format: Annotated[str, format_option(*FORMATS)] = "text",
     db: DbOption = None,
 ) -> None:
     """Compare the stores at a date: which information elements each shows and for what share of its models,
     which all share and which only one shows, and the models found in more than one store, with a score and
-    the evidence (never merged).
+    the evidence (never merged). CSV gives the element table: a row per element, a column per store (the share).
 
     Example:
 
@@ -119,21 +127,20 @@ def compare(
     at = parse_instant(as_of) if as_of else None
     comparison = compare_elements(engine, stores, at)
     matches = [match.as_dict() for match in match_models(engine, stores, at, min_score=min_score)]
-    if format is TextJsonMarkdown.json:
-        print_json({**comparison, "matches": matches})
-        return
-    if format is TextJsonMarkdown.markdown:
+    if format == "markdown":
         stdout.out(render_compare_markdown(comparison, matches[:limit]), end="", highlight=False)
         return
     tracked = comparison["tracked"]
-    rows = [
-        {"element": key, **{name: f"{comparison['elements'][key][name]:.0%}" for name in tracked}}
-        for key in element_order(comparison["elements"])
-    ]
+    order = element_order(comparison["elements"])
+    if format != "text":
+        rows = [{"element": key, **comparison["elements"][key]} for key in order]
+        print_rows(format, rows, ["element", *tracked], data={**comparison, "matches": matches})
+        return
+    rows = [{"element": key, **{name: f"{comparison['elements'][key][name]:.0%}" for name in tracked}} for key in order]
     print_table(rows, ["element", *tracked], title=f"share of models showing each element, {as_of or 'latest'}")
     if comparison["shared_share"] is not None:
         print_line(
-            f"shared by all {len(tracked)} stores: {len(comparison['shared'])} of {len(rows)} elements "
+            f"shared by all {plural(len(tracked), 'store')}: {len(comparison['shared'])} of {plural(len(rows), 'element')} "
             f"({comparison['shared_share']:.0%}): {', '.join(comparison['shared'])}"
         )
     for name, keys in comparison["unique"].items():
@@ -148,6 +155,6 @@ def compare(
         }
         for match in matches[:limit]
     ]
-    print_table(match_rows, ["score", "verdict", "model", "other model", "evidence"], title=f"models in more than one store ({len(matches)} pairs)")
+    print_table(match_rows, ["score", "verdict", "model", "other model", "evidence"], title=f"models in more than one store ({plural(len(matches), 'pair')})")
     if not stores:
         stderr.print("no store has recorded history yet (see `storewatch demo`)", highlight=False)

@@ -9,13 +9,12 @@ import typer
 
 from crawler.cli.common import (
     DbOption,
-    TableJsonCsv,
-    TableOrJson,
     cell_text,
     database,
-    print_csv,
+    format_option,
     print_json,
     print_line,
+    print_rows,
     print_table,
     short_instant,
     stderr,
@@ -25,18 +24,20 @@ from crawler.stores import check_store, known_stores
 from storage import queries
 from storage.models import RUN_STATUSES
 from storage.timeutil import parse_instant
+from storage.wording import plural
 
 RUN_COLUMNS = ["id", "store", "observed_at", "status", "models_seen", "added", "changed", "removed", "returned", "absent", "errors"]
 
 
 RunStatus = Enum("RunStatus", {status: status for status in RUN_STATUSES}, type=str)  # choices for --status
 MODEL_COLUMNS = ["name", "provider", "version", "task", "license"]
+HISTORY_FIELDS = ["valid_from", "valid_to", "change", "ended_by", "changes", "content_hash"]
 
 
 def runs(
     store: Annotated[str | None, typer.Option("--store", help="Only this store's runs")] = None,
     status: Annotated[RunStatus | None, typer.Option("--status", help="Only runs with this status")] = None,
-    format: Annotated[TableOrJson, typer.Option("--format", help="Output format")] = TableOrJson.table,
+    format: Annotated[str, format_option("text", "json", "csv")] = "text",
     db: DbOption = None,
 ) -> None:
     """List crawl runs in the order they were observed, with what each one changed.
@@ -48,16 +49,15 @@ def runs(
 
     \b
         storewatch runs --store onnx_zoo --format json
-        storewatch runs --status suspect
+        storewatch runs --status suspect --format csv
     """
     if store:
         check_store(store)
     rows = queries.list_runs(database(db), store, status.value if status else None)
-    if format is TableOrJson.json:
-        print_json(rows)
+    if format == "text":
+        print_table([{**row, "observed_at": short_instant(row["observed_at"])} for row in rows], RUN_COLUMNS + ["error_summary"])
     else:
-        table_rows = [{**row, "observed_at": short_instant(row["observed_at"])} for row in rows]
-        print_table(table_rows, RUN_COLUMNS + ["error_summary"])
+        print_rows(format, rows, list(queries.RUN_FIELDS))
 
 
 def models(
@@ -66,7 +66,7 @@ def models(
         str | None,
         typer.Option("--as-of", help="Date (end of that day, UTC) or ISO instant; default: now"),
     ] = None,
-    format: Annotated[TableJsonCsv, typer.Option("--format", help="Output format")] = TableJsonCsv.table,
+    format: Annotated[str, format_option("text", "json", "csv")] = "text",
     raw: Annotated[
         bool, typer.Option("--raw", help="With --format csv: cells exactly as stored (no quote before a leading = + - @ or tab)")
     ] = False,
@@ -82,22 +82,19 @@ def models(
     check_store(store)
     at = parse_instant(as_of) if as_of else None
     rows = queries.models_as_of(database(db), store, at)
-    if format is TableJsonCsv.json:
-        print_json(rows)
-    elif format is TableJsonCsv.csv:
-        present = {key for row in rows for key in row}
-        print_csv(rows, ["model_id"] + [key for key in ELEMENTS if key in present], raw=raw)
-    else:
+    if format == "text":
         shown = [key for key in MODEL_COLUMNS if any(key in row for row in rows)]
-        print_table(rows, ["model_id", *shown], title=f"{store}: {len(rows)} models")
+        print_table(rows, ["model_id", *shown], title=f"{store}: {plural(len(rows), 'model')}")
         if not rows:
             print_line(f"no {store} models recorded as of {as_of or 'now'} (see `storewatch runs --store {store}`)", console=stderr)
+    else:
+        print_rows(format, rows, ["model_id", *element_columns(rows)], raw=raw)
 
 
 def history(
     store: Annotated[str, typer.Argument(help="Store (see `storewatch stores`)")],
     model_id: Annotated[str, typer.Argument(help="The model's id in that store (see `storewatch models STORE`)")],
-    format: Annotated[TableOrJson, typer.Option("--format", help="Output format")] = TableOrJson.table,
+    format: Annotated[str, format_option("text", "json", "csv")] = "text",
     db: DbOption = None,
 ) -> None:
     """Show every version of one model: when it held, how it began and ended, and each element that changed.
@@ -109,8 +106,10 @@ def history(
     """
     check_store(store)
     versions = queries.model_history(database(db), store, model_id)
-    if format is TableOrJson.json:
-        print_json(versions)
+    if format != "text":
+        # CSV: a row per version, its changes as JSON and a column per element (as `models` has)
+        rows = [{**version, **version["elements"]} for version in versions]
+        print_rows(format, rows, [*HISTORY_FIELDS, *element_columns(version["elements"] for version in versions)], data=versions)
         return
     rows = [
         {
@@ -129,18 +128,29 @@ def history(
     print_table(rows, ["from", "to", "began", "ended", "what changed"], title=f"{store} / {model_id}")
 
 
-def stores() -> None:
-    """List the stores storewatch can crawl, how, and the identity rule of each.
+def element_columns(records) -> list[str]:
+    """The element keys any of `records` shows, in the taxonomy's order: a table's element columns."""
+    present = {key for record in records for key in record}
+    return [key for key in ELEMENTS if key in present]
+
+
+def stores(format: Annotated[str, format_option("text", "json", "csv")] = "text") -> None:
+    """List the stores storewatch can crawl: how each is crawled, its identity rule, the elements it provides.
 
     Example:
 
     \b
         storewatch stores
+        storewatch stores --format json
     """
-    rows = []
     from crawler.runner import spider_class
 
+    rows = []
     for name in known_stores():
         config = spider_class(name).store_config
-        rows.append({"store": name, "title": config.title, "crawled via": config.crawled_via, "model_id": config.identity})
-    print_table(rows, ["store", "title", "crawled via", "model_id"])
+        rows.append({"store": name, "title": config.title, "crawled_via": config.crawled_via, "model_id": config.identity, "elements": list(config.elements)})
+    if format == "json":
+        print_json(rows)
+    else:  # a table cell and a CSV cell hold the element keys as one list
+        listed = [{**row, "elements": ", ".join(row["elements"])} for row in rows]
+        print_rows(format, listed, ["store", "title", "crawled_via", "model_id", "elements"], limit=None)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crawler.cli.common import DbOption, PlainFormatter, TableOrJson, database, print_json, print_line, print_table, stderr
+from crawler.cli.common import DbOption, PlainFormatter, database, format_option, print_csv, print_json, print_line, print_table, stderr
 from crawler.stores import known_stores
 from crawler.schedule_config import ServiceConfig, config_path, load_config
 from storage.db import display_url, open_database
@@ -56,13 +56,14 @@ def schedule(
 
 def status(
     config: ConfigOption = None,
-    format: Annotated[TableOrJson, typer.Option("--format", help="Output format")] = TableOrJson.table,
+    format: Annotated[str, format_option("text", "json", "csv")] = "text",
     fail_after: Annotated[
         int | None, typer.Option("--fail-after", min=1, help="Unhealthy when a store's last N runs all failed [default: fail_after in the config, 3]")
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Show each configured store: its schedule, next run, last run and its outcome, models tracked.
+    """Show each configured store: its schedule, next run, last run (what it observed, when it ran, its
+    outcome), models tracked.
 
     A store is unhealthy when its last N runs all failed, its latest run is suspect (a drop or a listing of
     the wrong shape: removals held until a good run or `storewatch accept`), most of its latest run's model
@@ -73,6 +74,7 @@ def status(
 
     \b
         storewatch status --format json
+        storewatch status --format csv --config storewatch.toml
     """
     import scheduler
 
@@ -80,10 +82,7 @@ def status(
     engine = database(db)
     threshold = fail_after or settings.fail_after
     report = status_report(settings, engine, scheduler.next_run_times(engine), threshold)
-    if format is TableOrJson.json:
-        print_json(report)
-    else:
-        print_status_table(report)
+    print_status(report, format)
     unhealthy = [store for store in report["stores"] if not store["healthy"]]
     for store in unhealthy:
         print_line(f"unhealthy: {store['store']}: {'; '.join(store['health_reasons'])}", console=stderr)
@@ -144,29 +143,57 @@ def health_reasons(health: dict[str, Any], fail_after: int, max_model_failures: 
     return reasons
 
 
-def print_status_table(report: dict[str, Any]) -> None:
-    rows = []
-    for store in report["stores"]:
-        last = store["last_run"] or {}
-        outcome = last.get("status", "never run")
-        if last.get("status") in ("failed", "suspect") and last.get("error_summary"):
-            outcome += f": {last['error_summary']}"
-        rows.append(
+STATUS_COLUMNS = [  # CSV: a row per store, the last run's id and instants beside its status
+    "store", "schedule", "next_run", "next_run_is_retry", "last_run", "last_observed_at", "last_started_at", "last_status",
+    "consecutive_failures", "models_tracked", "crawling", "writer", "healthy", "health_reasons",
+]
+
+
+def print_status(report: dict[str, Any], format: str) -> None:
+    """The status report: as JSON; as CSV, a row per store; as text, a table and the scheduler's line."""
+    if format == "json":
+        print_json(report)
+        return
+    rows = [_status_row(store) for store in report["stores"]]
+    if format == "csv":
+        print_csv(rows, STATUS_COLUMNS)
+        return
+    table = []
+    for row in rows:
+        outcome = row["last_status"] or "never run"
+        if row["last_status"] in ("failed", "suspect") and row["last_error_summary"]:
+            outcome += f": {row['last_error_summary']}"
+        table.append(
             {
-                "store": store["store"],
-                "schedule": store["schedule"],
-                "next run": _to_second(store["next_run"]) + (" (retry)" if store["next_run_is_retry"] else ""),
-                "last run": _to_second(last.get("started_at")),
-                "outcome": outcome + (" (crawling now)" if store["crawling"] else ""),
-                "models": store["models_tracked"],
-                "failures in a row": store["consecutive_failures"],
-                "health": "ok" if store["healthy"] else "; ".join(store["health_reasons"]),
+                "store": row["store"],
+                "schedule": row["schedule"],
+                "next run": _to_second(row["next_run"]) + (" (retry)" if row["next_run_is_retry"] else ""),
+                "last run": row["last_run"] or "-",
+                "observed": _to_second(row["last_observed_at"]),  # the store as of: a snapshot's date, a live crawl's start
+                "ran at": _to_second(row["last_started_at"]),
+                "outcome": outcome + (" (crawling now)" if row["crawling"] else ""),
+                "models": row["models_tracked"],
+                "failures in a row": row["consecutive_failures"],
+                "health": "ok" if row["healthy"] else row["health_reasons"],
             }
         )
-    print_table(rows, ["store", "schedule", "next run", "last run", "outcome", "models", "failures in a row", "health"])
+    print_table(table, ["store", "schedule", "next run", "last run", "observed", "ran at", "outcome", "models", "failures in a row", "health"])
     running = report["scheduler"]
     line = f"scheduler: running ({running['holder']})" if running["running"] else "scheduler: not running"
     print_line(f"{line} on {report['database']}")
+
+
+def _status_row(store: dict[str, Any]) -> dict[str, Any]:
+    """One store of the report as a flat row: its last run by id, what it observed and when it ran."""
+    last = store["last_run"] or {}
+    return {
+        **store,
+        "last_run": last.get("id"),
+        "last_observed_at": last.get("observed_at"),
+        "last_started_at": last.get("started_at"),
+        "last_error_summary": last.get("error_summary"),
+        "health_reasons": "; ".join(store["health_reasons"]),
+    }
 
 
 def _to_second(instant: str | None) -> str:
