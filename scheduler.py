@@ -405,6 +405,7 @@ class Service:
             store,
             self.database_url,
             snapshot=snapshot.path if snapshot else None,
+            archive_day=snapshot.archive_day if snapshot else None,
             faults=schedule.replay_faults,
             config=self.config.path,
             stop_timeout=self.config.stop_timeout,
@@ -433,11 +434,13 @@ class Service:
                 self.notifier.run_finished(self.engine, run["id"])
 
     def _next_snapshot(self, store: str, folder: Path) -> Snapshot | None:
-        """The oldest snapshot observed by now that is not recorded yet; else the newest again (a re-crawl)."""
+        """The oldest snapshot observed by now that is not recorded yet; else the newest again (a re-crawl).
+
+        An archive replay counts as one snapshot per capture day (`Snapshot.days`)."""
         paths = [folder] if (folder / SNAPSHOT_FILE).is_file() else [path.parent for path in sorted(folder.glob(f"*/{SNAPSHOT_FILE}"))]
         now = self.clock()
         snapshots = sorted(
-            (snapshot for snapshot in map(Snapshot.load, paths) if snapshot.store == store and snapshot.observed_at <= now),
+            (day for snapshot in map(Snapshot.load, paths) if snapshot.store == store for day in snapshot.days() if day.observed_at <= now),
             key=lambda snapshot: snapshot.observed_at,
         )
         latest = latest_observed_at(self.engine, store)
@@ -562,7 +565,8 @@ def absolute_database_url(explicit: str | None) -> str:
 
 
 def demo_config(snapshots: list[tuple[str, Snapshot]], root: Path) -> ServiceConfig:
-    """The demo's schedule: each store replays its snapshot folder, with a run on each pending snapshot's date."""
+    """The demo's schedule: each store replays its snapshot folder, with a run on each pending snapshot's date
+    (an archive replay's capture days are snapshots of their own: see `Snapshot.days`)."""
     dates: dict[str, list[datetime]] = {}
     for store, snapshot in snapshots:
         dates.setdefault(store, []).append(snapshot.observed_at)

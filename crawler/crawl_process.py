@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from storage.db import DATABASE_URL_ENV
@@ -46,7 +46,7 @@ class CrawlOutcome:
 
 
 class CrawlProcess:
-    """`storewatch crawl` for one store in a child process."""
+    """`storewatch crawl` for one store in a child process (`storewatch backfill` for one capture day of an archive replay)."""
 
     def __init__(
         self,
@@ -54,6 +54,7 @@ class CrawlProcess:
         database_url: str,
         *,
         snapshot: Path | None = None,
+        archive_day: date | None = None,
         faults: tuple[str, ...] = (),
         config: Path | None = None,
         stop_timeout: float = 30,
@@ -62,6 +63,7 @@ class CrawlProcess:
         self.store = store
         self.database_url = database_url
         self.snapshot = snapshot
+        self.archive_day = archive_day  # record only this capture day of an archive replay
         self.faults = faults
         self.config = config
         self.stop_timeout = stop_timeout
@@ -81,6 +83,9 @@ class CrawlProcess:
 
     def command(self) -> list[str]:
         command = [sys.executable, "-m", "crawler.crawl_process", "crawl", self.store]
+        if self.archive_day is not None:  # `backfill` records the capture days between --from and --to
+            day = self.archive_day.isoformat()
+            command = [*command[:3], "backfill", self.store, "--from", day, "--to", day]
         if self.config is not None:
             command += ["--config", str(self.config)]
         if self.snapshot is not None:

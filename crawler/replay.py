@@ -6,8 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 
 from crawler import replay_faults, replay_server
@@ -26,6 +26,9 @@ class Snapshot:
     store: str
     observed_at: datetime
     source: str
+    # An archive replay (a recording of web.archive.org) holds the store on several days: its capture days.
+    capture_days: tuple[date, ...] = ()
+    archive_day: date | None = None  # set on one day's view of an archive replay (`days()`)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "Snapshot":
@@ -37,6 +40,7 @@ class Snapshot:
             meta = json.loads(meta_file.read_text())
             observed_at = parse_instant(meta["observed_at"], end_of_day=False)
             store = meta["store"]
+            capture_days = tuple(sorted(date.fromisoformat(day) for day in meta.get("capture_dates", ())))
         except FileNotFoundError:
             raise StorewatchError(f"not a snapshot directory (no {SNAPSHOT_FILE}): {path}") from None
         except (OSError, ValueError, KeyError, TypeError) as error:
@@ -47,7 +51,16 @@ class Snapshot:
             described += f"@{source['commit']}"
         if meta.get("reconstructed") is True and RECONSTRUCTED not in described:  # the report marks such runs
             described = f"{RECONSTRUCTED} {described}".strip()
-        return cls(path=path.resolve(), store=store, observed_at=observed_at, source=f"replay:{path.name} {described}".strip())
+        return cls(
+            path=path.resolve(), store=store, observed_at=observed_at, source=f"replay:{path.name} {described}".strip(), capture_days=capture_days
+        )
+
+    def days(self) -> list["Snapshot"]:
+        """The store as this snapshot holds it, day by day: an archive replay's capture days, each observed from the
+        start of its day (its run is observed at the day's capture); any other snapshot is one day, itself."""
+        if not self.capture_days:
+            return [self]
+        return [replace(self, observed_at=datetime.combine(day, time.min, timezone.utc), archive_day=day) for day in self.capture_days]
 
 
 class ReplayServer:

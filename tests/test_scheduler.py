@@ -357,15 +357,22 @@ def test_demo_drives_the_scheduler_over_snapshots_each_on_its_date(tmp_path):
         assert connection.execute(select(func.count()).select_from(Model.__table__)).scalar() > 0
 
 
-def test_demo_does_not_replay_an_archive_snapshot_twice(tmp_path):
-    """ModelDepot's archive replay records runs dated at its capture days, long before the snapshot's own date."""
+def test_demo_replays_each_capture_day_of_an_archive_on_its_date_and_never_twice(tmp_path):
+    """ModelDepot's archive replay holds the store on three capture days, long before the snapshot's own date:
+    the demo's clock reaches each day in turn, between the other stores' snapshots."""
     db = f"sqlite:///{tmp_path / 'sw.db'}"
-    (tmp_path / "snapshots" / "modeldepot").mkdir(parents=True)
-    (tmp_path / "snapshots" / "modeldepot" / "wayback").symlink_to(SNAPSHOTS / "modeldepot" / "wayback")
-    first = run_cli("demo", "--snapshots", str(tmp_path / "snapshots"), db=db).stdout
-    assert "modeldepot 2020-01-10  complete" in first
-    recorded = len(runs(open_database(db)))
-    assert recorded >= 3
+    for store, folder in (("modeldepot", "wayback"), ("wolfram_nnr", "2019-03-01")):
+        (tmp_path / "snapshots" / store).mkdir(parents=True)
+        (tmp_path / "snapshots" / store / folder).symlink_to(SNAPSHOTS / store / folder)
+    first = run_cli("demo", "--snapshots", str(tmp_path / "snapshots"), db=db).stdout.splitlines()
+    assert "from 2018-06-15 to 2020-01-10" in first[0]
+    assert [line.split()[:3] for line in first[1:5]] == [
+        ["modeldepot", "2018-06-15", "complete"],
+        ["wolfram_nnr", "2019-03-01", "complete"],
+        ["modeldepot", "2019-03-20", "complete"],
+        ["modeldepot", "2020-01-10", "complete"],
+    ]
+    assert [run["id"] for run in runs(open_database(db))] == [1, 2, 3, 4]  # recorded in the order observed
     again = run_cli("demo", "--snapshots", str(tmp_path / "snapshots"), db=db).stdout
     assert "already recorded" in again
-    assert len(runs(open_database(db))) == recorded
+    assert len(runs(open_database(db))) == 4

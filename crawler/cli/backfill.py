@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from crawler.cli.common import FAULT_HELP, DbOption, interruptible, stderr, stdout
-from crawler.cli.crawl import health_policy, print_summary
+from crawler.cli.crawl import HealthConfigOption, health_policy, print_summary
 from crawler.schedule_config import load_config
 from crawler.replay import Snapshot, parse_faults
 from crawler.stores import check_store, known_stores
@@ -50,6 +50,7 @@ def backfill(
         float, typer.Option("--backoff", help="Seconds to pause the crawl after a 429, doubled on each repeat")
     ] = 60.0,
     db: DbOption = None,
+    config: HealthConfigOption = None,
     fail: Annotated[
         list[str] | None, typer.Option("--fail", metavar="PATTERN=ACTION", help=f"With --replay, rehearse an outage: {FAULT_HELP}")
     ] = None,
@@ -96,7 +97,7 @@ def backfill(
         "STOREWATCH_BACKOFF_SECONDS": backoff,
         "STOREWATCH_TIME_TRAVEL": store not in archive_stores(),
     }
-    policy = health_policy(load_config(None, known_stores=known_stores()), store)
+    policy = health_policy(load_config(config, known_stores=known_stores()), store)
     with interruptible():
         run_crawls(
             [(store, snapshot)],

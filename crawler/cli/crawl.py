@@ -17,6 +17,11 @@ from storage.errors import StorewatchError
 from storage.db import open_database
 from storage.wording import plural
 
+HealthConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Config file with the store's crawl-health thresholds [default: $STOREWATCH_CONFIG, ./storewatch.toml, or the shipped one]"),
+]
+
 
 def crawl(
     store: Annotated[str, typer.Argument(help="Store to crawl (see `storewatch stores`)")],
@@ -25,10 +30,7 @@ def crawl(
         typer.Option("--replay", help="Replay this snapshot directory instead of the live store; repeat for a series"),
     ] = None,
     db: DbOption = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="Config file with the store's crawl-health thresholds [default: $STOREWATCH_CONFIG, ./storewatch.toml, or the shipped one]"),
-    ] = None,
+    config: HealthConfigOption = None,
     fail: Annotated[
         list[str] | None,
         typer.Option("--fail", metavar="PATTERN=ACTION", help=f"With --replay, rehearse an outage: {FAULT_HELP}"),

@@ -12,7 +12,6 @@ from crawler.cli.crawl import print_summary
 from crawler.replay import SNAPSHOT_FILE, Snapshot
 from crawler.shipped import shipped
 from crawler.stores import known_stores
-from storage import queries
 from storage.db import open_database
 from storage.errors import StorewatchError
 from storage.timeutil import isoformat
@@ -22,27 +21,16 @@ SHIPPED_SNAPSHOTS = shipped("snapshots")
 
 
 def pending_snapshots(root: Path, database_url: str | None) -> list[tuple[str, Snapshot]]:
-    """(store, snapshot) for every snapshot under root/<store>/ not yet recorded.
-
-    Recorded means observed at or before the store's latest run, or replayed before: an archive replay
-    (modeldepot's) records runs dated at its capture days, not at the snapshot's own date.
-    """
+    """(store, snapshot) for every snapshot under root/<store>/ not yet recorded, that is observed after the
+    store's latest run; an archive replay (modeldepot's) counts once per capture day (`Snapshot.days`)."""
     engine = open_database(database_url, writable=True)
     jobs = []
     for store in known_stores():
-        directories = sorted((root / store).glob(f"*/{SNAPSHOT_FILE}"))
-        snapshots = sorted((Snapshot.load(path.parent) for path in directories), key=lambda s: s.observed_at)
         latest = latest_observed_at(engine, store)
-        sources = [run["source"] or "" for run in queries.list_runs(engine, store) if run["status"] != "failed"]
-
-        def recorded(snapshot: Snapshot) -> bool:
-            if latest is not None and snapshot.observed_at <= latest:
-                return True
-            return any(source.startswith(snapshot.source) for source in sources)
-
-        jobs += [(store, snapshot) for snapshot in snapshots if not recorded(snapshot)]
+        for path in sorted((root / store).glob(f"*/{SNAPSHOT_FILE}")):
+            jobs += [(store, day) for day in Snapshot.load(path.parent).days() if latest is None or day.observed_at > latest]
     engine.dispose()
-    return jobs
+    return sorted(jobs, key=lambda job: job[1].observed_at)
 
 
 def print_run(run: dict, note: str) -> None:
