@@ -63,12 +63,34 @@ def parse_fault(rule: str) -> FaultRule:
                 f"not a fault rule: {rule!r} (expected PATTERN=ACTION, where ACTION is {FAULT_ACTIONS};"
                 " e.g. '/api.github.com/*=500')"
             )
-    pattern = _SCHEME.sub("", pattern.strip())
+    written, pattern = pattern, _SCHEME.sub("", pattern.strip())
     if not pattern:
         raise BadFaultRule(f"fault rule {rule!r} has no pattern (expected PATTERN=ACTION, e.g. '/api.github.com/*=500')")
     if not pattern.startswith(("/", "*")):
         pattern = "/" + pattern
+    problem = _never_matches(pattern, written, rule[len(written):])
+    if problem:
+        raise BadFaultRule(f"fault rule {rule!r} can never match a request, a target /HOST/PATH?QUERY: {problem}")
     return FaultRule(pattern, action, argument)
+
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+def _never_matches(pattern: str, written: str, action: str) -> str | None:
+    """Why no request target -- `/<host>/<path>?<query>`, the host a name with dots -- can match `pattern`, and
+    how to write the rule (`written` + `action` as given); None when some target can."""
+    for ellipsis in ("...", "…"):
+        if ellipsis in pattern:
+            return f"{ellipsis!r} is not a wildcard; write {written.replace(ellipsis, '*') + action!r} (* matches any text, / included)"
+    host, slash, _ = pattern.removeprefix("/").partition("/")
+    if pattern.startswith("*") or _GLOB.search(host):
+        return None
+    if "." not in host:
+        return f"{host!r} is not a host name; begin with the store's host, e.g. {'/api.github.com' + pattern + action!r}"
+    if not slash:
+        return f"a request has a path after its host; write {'/' + host + '/*' + action!r} for every request to {host}"
+    return None
 
 
 def _valid_action(action: str, argument: str, *, has_argument: bool) -> bool:

@@ -123,10 +123,10 @@ def test_patterns_written_as_urls_or_without_the_slash_match_and_may_hold_equals
         assert get(server.url, TREE)[0] == 502
 
     # the status action is read from the end, so a pattern keeps its query's `=`
-    assert parse_fault("/host/search?q=a&n=2=503") == FaultRule("/host/search?q=a&n=2", "503")
-    assert parse_fault("http://host/p?x=1=truncate:10") == FaultRule("/host/p?x=1", "truncate", "10")
+    assert parse_fault("/host.example/search?q=a&n=2=503") == FaultRule("/host.example/search?q=a&n=2", "503")
+    assert parse_fault("http://host.example/p?x=1=truncate:10") == FaultRule("/host.example/p?x=1", "truncate", "10")
     # and a rule reads back as itself, so it can be handed to the server's process
-    for rule in ("*/x.md=slow:0.25", '/h/p?a=1=json:{"k":"=v"}', "/h/*=empty", "/h/*=reset", "/h/*=html"):
+    for rule in ("*/x.md=slow:0.25", '/h.example/p?a=1=json:{"k":"=v"}', "/h.example/*=empty", "/h.example/*=reset", "/h.example/*=html"):
         assert str(parse_fault(rule)) == rule and parse_fault(str(parse_fault(rule))) == parse_fault(rule)
 
 
@@ -146,7 +146,23 @@ def test_a_bad_rule_is_refused_with_a_message_naming_it(rule):
     with pytest.raises(BadFaultRule, match="fault rule"):
         parse_fault(rule)
     with pytest.raises(StorewatchError, match="fault rule"):
-        parse_faults(["/ok/*=500", rule])
+        parse_faults(["/ok.example/*=500", rule])
+
+
+@pytest.mark.parametrize(
+    ("rule", "advice"),
+    [
+        ("api.github.com/...=500", "'...' is not a wildcard; write 'api.github.com/*=500'"),
+        ("https://api.github.com/repos/…/trees/*=503", "'…' is not a wildcard; write 'https://api.github.com/repos/*/trees/*=503'"),
+        ("/repos/pytorch/hub/*=503", "'repos' is not a host name; begin with the store's host, e.g. '/api.github.com/repos/pytorch/hub/*=503'"),
+        ("https://api.github.com=reset", "a request has a path after its host; write '/api.github.com/*=reset'"),
+    ],
+)
+def test_a_rule_no_request_can_match_is_refused_with_how_to_write_it(rule, advice):
+    """Such a rule would never fire: the outage it should rehearse would silently not happen."""
+    with pytest.raises(BadFaultRule) as refused:
+        parse_fault(rule)
+    assert str(refused.value).startswith(f"fault rule {rule!r} can never match a request") and advice in str(refused.value)
 
 
 def test_a_bad_rule_is_one_error_line_from_every_command(tmp_path):
@@ -155,7 +171,8 @@ def test_a_bad_rule_is_one_error_line_from_every_command(tmp_path):
     for args in (
         ("replay", "serve", directory, "--port", "0", "--fail", "/x=teapot"),
         ("crawl", "onnx_zoo", "--replay", directory, "--fail", "/x=json:{", "--db", str(db)),
-        ("crawl", "onnx_zoo", "--fail", "/x=500", "--db", str(db)),  # fault rules are for a replay only
+        ("crawl", "onnx_zoo", "--fail", "/x.example/*=500", "--db", str(db)),  # fault rules are for a replay only
+        ("crawl", "onnx_zoo", "--replay", directory, "--fail", "api.github.com/...=500", "--db", str(db)),
     ):
         result = run_cli(*args, check=False)
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
@@ -176,7 +193,11 @@ def test_the_scheduler_config_checks_fault_rules():
         store = {"replay": str(snapshot_dir("onnx_zoo", "2021-08-20")), "replay_faults": rules}
         return parse_config({"stores": {"onnx_zoo": store}}, path=None, known_stores=["onnx_zoo"])
 
-    for rules, error in ((["/x=teapot"], "replay_faults: not a fault rule: '/x=teapot'"), (["/x=500", 7], "PATTERN=ACTION")):
+    for rules, error in (
+        (["/x=teapot"], "replay_faults: not a fault rule: '/x=teapot'"),
+        (["/x.example/*=500", 7], "PATTERN=ACTION"),
+        (["api.github.com/...=500"], r"stores.onnx_zoo.replay_faults: fault rule 'api.github.com/...=500' can never match a request"),
+    ):
         with pytest.raises(StorewatchError, match=error):
             config(rules)
     rules = ["raw.githubusercontent.com/*=json:[]", "/a?b=c=slow:1"]
