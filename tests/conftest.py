@@ -112,3 +112,29 @@ def require_chromium() -> str:
             pytest.fail("needs Chromium, and CI must have it (scripts/ensure-chromium installs Debian's chromium)")
         pytest.skip("needs Chromium: make chromium (or apt-get install chromium)")
     return chromium
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """`storewatch demo` as `make demo` runs it, once per session, in a folder of its own: (the folder, what it
+    printed). The database is `data/storewatch.db` there; tests read copies of it (`demo_copy`)."""
+    folder = tmp_path_factory.mktemp("demo")
+    env = {key: value for key, value in os.environ.items() if key not in ("STOREWATCH_DATABASE_URL", "STOREWATCH_CONFIG")}
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "demo"], capture_output=True, text=True, cwd=folder, env=env, timeout=1800
+    )
+    assert result.returncode == 0, result.stderr
+    return folder, result.stdout
+
+
+def demo_copy(demo, folder: Path) -> Path:
+    """A copy of the demo database at `folder`/data/storewatch.db (the default path, for commands run in `folder`)."""
+    import sqlite3
+
+    target = folder / "data" / "storewatch.db"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source, copy = sqlite3.connect(demo[0] / "data" / "storewatch.db"), sqlite3.connect(target)
+    source.backup(copy)
+    source.close()
+    copy.close()
+    return target
