@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from storage.coverage import coverage_series
 from storage.diff import changes_by_run
 from storage.queries import list_runs
-from storage.timeutil import isoformat
 from storage.wording import plural
 
 MASS_CHANGE_MIN = 10  # models one element must change for, whatever the share, to be a mass change
@@ -44,7 +43,7 @@ def notable_events(engine: Engine, store: str, since: datetime | None = None) ->
     by_run = {coverage.run_id: coverage for coverage in coverage_series(engine, store)}
     current = None  # the coverage before the run at hand
     for run in list_runs(engine, store):
-        after_since = since is None or run["observed_at"] > isoformat(since)
+        after_since = since is None or datetime.fromisoformat(run["observed_at"]) > since  # instants, not their text
         after = by_run.get(run["id"])
         started_or_stopped = set()
         if after_since and after is not None and current is not None:

@@ -42,3 +42,6 @@ def test_events_name_what_a_reader_would_want_flagged(engine):
     assert "1 listing request failed" in texts[4]
     since = [(e["observed_at"][:10], e["kind"]) for e in notable_events(engine, "teststore", datetime(2020, 3, 15, tzinfo=timezone.utc))]
     assert since == [("2020-04-01", "removals"), ("2020-05-01", "partial run"), ("2020-05-01", "growth")]
+    # `since` is an instant: half a second after the 2020-04-01 run, that run is before it
+    half_second_after = datetime(2020, 4, 1, 0, 0, 0, 500000, tzinfo=timezone.utc)
+    assert [e["kind"] for e in notable_events(engine, "teststore", half_second_after)] == ["partial run", "growth"]
