@@ -34,7 +34,7 @@ def test_first_use_of_any_command_upgrades_an_empty_database(tmp_path):
 
 def test_a_database_with_history_upgrades_to_the_latest_schema(db_url):
     """A database recorded before model keys and the one-open-version index upgrades in place, history intact."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy import create_engine, text
 

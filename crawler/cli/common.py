@@ -38,8 +38,8 @@ stderr = Console(stderr=True, soft_wrap=True)
 FORMAT_ALIASES = {"table": "text"}  # `table` was the name of `text` before every command had both
 
 
-def format_option(*choices: str, help: str = "Output format") -> Any:
-    """The `--format` option of a command that prints a table: one of `choices`, the first the default.
+def format_option(*choices: str) -> Any:
+    """The `--format` option of a command that prints a table: one of `choices` (`table` is read as `text`).
 
     `text` is the table for a terminal, `json` the data with every field, `csv` one row per table row."""
 
@@ -49,7 +49,7 @@ def format_option(*choices: str, help: str = "Output format") -> Any:
             raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
         return value
 
-    return typer.Option("--format", parser=parse, metavar=f"[{'|'.join(choices)}]", help=help, show_default=True)
+    return typer.Option("--format", parser=parse, metavar=f"[{'|'.join(choices)}]", help="Output format", show_default=True)
 
 
 def database(db: str | None):
