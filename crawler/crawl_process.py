@@ -82,10 +82,11 @@ class CrawlProcess:
         return self._process.pid
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "crawler.crawl_process", "crawl", self.store]
-        if self.archive_day is not None:  # `backfill` records the capture days between --from and --to
-            day = self.archive_day.isoformat()
-            command = [*command[:3], "backfill", self.store, "--from", day, "--to", day]
+        if self.archive_day is None:
+            what = ["crawl", self.store]
+        else:  # `backfill` records the capture days between --from and --to
+            what = ["backfill", self.store, "--from", self.archive_day.isoformat(), "--to", self.archive_day.isoformat()]
+        command = [sys.executable, "-m", "crawler.crawl_process", *what]
         if self.config is not None:
             command += ["--config", str(self.config)]
         if self.snapshot is not None:
