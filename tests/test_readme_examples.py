@@ -177,8 +177,9 @@ def test_the_store_table_lists_the_elements_the_stores_showed(demo):
     listed = json.loads(subprocess.run(
         [sys.executable, "-m", "crawler.cli", "stores", "--format", "json"], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout)
-    readme = {}
-    for row in re.findall(r"^\| `(\w+)` — .*\| (.+) \|$", README.read_text(), re.MULTILINE):
+    readme, text = {}, README.read_text()
+    table = text[text.index("Stores it crawls today:") :].split("\n\n", 2)[1]
+    for row in re.findall(r"^\| `(\w+)` — .*\| (.+) \|$", table, re.MULTILINE):
         readme[row[0]] = {item.strip() for item in re.sub(r"\([^)]*\)", "", row[1]).split(",")}
     engine = open_database(f"sqlite:///{demo[0] / 'data' / 'storewatch.db'}", create=False)
     shown: dict[str, set[str]] = {}
