@@ -211,3 +211,10 @@ def test_shared_elements_are_compared_over_a_fixed_group_from_when_all_of_it_was
         ("the other 3 stores", ["onnx_zoo", "pytorch_hub", "tfhub"]),
         ("all 6 stores", ["aws_marketplace", "modeldepot", "onnx_zoo", "pytorch_hub", "tfhub", "wolfram_nnr"]),
     ]
+
+
+def test_since_half_a_second_after_a_run_leaves_that_run_out_of_the_timeline(engine):
+    small_history(engine)  # runs at midnight: their text "…T00:00:00Z" sorts after "…T00:00:00.500000Z"
+    content = build_report(engine, ["teststore"], since=day(10) + timedelta(milliseconds=500))
+    (section,) = content["stores"]
+    assert [run["observed_at"][:10] for run in section["timeline"]] == ["2020-01-21", "2020-01-31"]

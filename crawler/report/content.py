@@ -64,7 +64,7 @@ def _store_section(engine: Engine, store: str, title: str, since: datetime | Non
     for run in runs:
         if run["id"] in by_run:
             models = by_run[run["id"]].models
-        if since is None or run["observed_at"] > isoformat(since):
+        if since is None or datetime.fromisoformat(run["observed_at"]) > since:  # instants, not their text ("…00.5Z" < "…00Z")
             timeline.append(
                 {key: run[key] for key in ("id", "observed_at", "status", "models_seen", "added", "changed", "removed", "returned", "errors")}
                 | {"models": models, "reconstructed": is_reconstructed(run["source"])}
