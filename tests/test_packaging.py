@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.replay import SNAPSHOT_FILE
+from crawler.replay import SNAPSHOT_FILE, Snapshot
 from crawler.stores import known_stores
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ def test_an_installed_wheel_runs_the_demo_and_status_from_an_empty_folder(unpack
     demo = storewatch(unpacked_wheel, tmp_path, "demo")
     assert demo.returncode == 0, demo.stderr
     assert "snapshot folder not found" not in demo.stderr
-    snapshots = len(list((ROOT / "snapshots").glob(f"*/*/{SNAPSHOT_FILE}")))
+    snapshots = sum(len(Snapshot.load(path.parent).days()) for path in (ROOT / "snapshots").glob(f"*/*/{SNAPSHOT_FILE}"))
     assert f"replaying {snapshots} snapshots of {len(known_stores())} stores" in demo.stdout
     assert (tmp_path / "data" / "storewatch.db").is_file() and (tmp_path / "reports" / "report.html").is_file()
 
