@@ -19,10 +19,12 @@ class BuildWithShippedFiles(build_py):
         if self.editable_mode:  # an editable install reads them from the checkout itself
             return
         target = Path(self.build_lib) / "crawler" / "shipped"
+        shutil.rmtree(target, ignore_errors=True)  # a build folder left from before must not keep deleted snapshots
         for name in SHIPPED:
             source = Path(name)
             if source.is_dir():
-                shutil.copytree(source, target / name, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+                # the reconstruct.py scripts stay with the sources (the sdist has them): the demo needs only the data
+                shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
             else:
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, target / name)

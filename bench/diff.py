@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from storage.models import model_key  # noqa: E402
+from storage.timeutil import SQLITE_INSTANT  # noqa: E402
 
 STORE = "tfhub"  # a store the CLI knows; the data is generated
 FIRST, SECOND = "2024-01-01", "2024-02-01"
@@ -39,8 +40,9 @@ BATCH = 50_000
 
 
 def sql_instant(day: str) -> str:
-    """An instant as storewatch's UTC column type stores it on SQLite."""
-    return f"{day}T00:00:00.000000Z"
+    """An instant as storewatch's UTC column type stores it on SQLite (midnight of `day`)."""
+    year, month, date = (int(part) for part in day.split("-"))
+    return SQLITE_INSTANT % {"year": year, "month": month, "day": date, "hour": 0, "minute": 0, "second": 0, "microsecond": 0}
 
 
 def elements_of(i: int, revision: int = 1) -> dict:

@@ -34,7 +34,9 @@ class ChromiumMissing(RuntimeError):
     """A page must be rendered in a browser and no Chromium is installed: the model is kept, counted as an error."""
 
     def __init__(self) -> None:
-        super().__init__("needs Chromium to render this page: make chromium (apt-get install chromium), or set STOREWATCH_CHROMIUM")
+        configured = os.environ.get(CHROMIUM_ENV)
+        where = f"{CHROMIUM_ENV}={configured} is not an executable" if configured else f"install Debian's chromium (apt-get install chromium), or set {CHROMIUM_ENV}"
+        super().__init__(f"needs Chromium to render this page: {where}")
 
 
 def find_chromium(configured: str | None = None) -> str | None:

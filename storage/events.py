@@ -53,7 +53,7 @@ def notable_events(engine: Engine, store: str, since: datetime | None = None) ->
             mass = {key: n for key, n in changed.get(run["id"], {}).items() if key not in started_or_stopped}
             _run_events(run, current.models if current else 0, mass, event)
         current = after or current
-    events.sort(key=lambda e: (e["observed_at"], e["run_id"]))
+    events.sort(key=lambda e: (datetime.fromisoformat(e["observed_at"]), e["run_id"]))  # instants, not their text
     return events
 
 

@@ -34,8 +34,7 @@ class Listing:
 
 
 def first_listings(engine: Engine, store: str, since: datetime | None = None) -> list[Listing]:
-    """Each model's first listing still open after `since` (all of them without it), its start no earlier
-    than `since`."""
+    """Each model's first listing, or with `since` its first listing that began after `since`."""
     query = (
         select(models.c.id, models.c.model_id, versions.c.valid_from, versions.c.valid_to)
         .join(versions, versions.c.model_pk == models.c.id)
@@ -52,18 +51,19 @@ def first_listings(engine: Engine, store: str, since: datetime | None = None) ->
 
 
 def _first_listing(rows, since: datetime | None) -> tuple[datetime, datetime | None] | None:
-    """(start, end) of the first listing in one model's versions (oldest first) that is open after `since`."""
-    start = end = None
+    """(start, end) of one model's first listing that began after `since` (its versions oldest first; versions
+    back to back are one listing). A model already listed at `since` is left out: its listing began before the
+    history asked for, and counting it from `since` would cut its time short."""
+    listings: list[list] = []
     for row in rows:
-        if start is not None and end == row.valid_from:  # the next version continues the listing
-            end = row.valid_to
-            continue
-        if start is not None and (since is None or end > since):  # a gap: the listing ended, and it counts
-            break
-        start, end = row.valid_from, row.valid_to
-    if start is None or (since is not None and end is not None and end <= since):
-        return None
-    return (max(start, since) if since else start), end
+        if listings and listings[-1][1] == row.valid_from:  # the next version continues the listing
+            listings[-1][1] = row.valid_to
+        else:
+            listings.append([row.valid_from, row.valid_to])
+    for start, end in listings:
+        if since is None or start > since:
+            return start, end
+    return None
 
 
 def last_recorded_at(engine: Engine, store: str) -> datetime | None:

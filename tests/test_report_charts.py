@@ -170,8 +170,11 @@ def test_survival_over_first_listings_censored_at_the_last_run(engine):
     assert [(step["days"], step["listed"]) for step in curve["steps"]] == [(0, 1.0), (10, 0.75), (20, 0.5)]
     assert curve["censored"] == [{"days": 20, "models": 1, "listed": 0.5}, {"days": 30, "models": 1, "listed": 0.5}]
     assert (curve["models"], curve["removed"], curve["median_days"], curve["censored_at"]) == (4, 2, 20, "2020-01-31T00:00:00Z")
-    since = survival_curve(engine, "teststore", day(15)).as_dict()  # a's second listing; the rest from day 15
-    assert [(step["days"], step["listed"]) for step in since["steps"]] == [(0, 1.0), (5, 0.75)] and since["models"] == 4
+    # after day 5: d (listed from day 10) and a's second listing (from day 20); b and c, listed before, are left
+    # out rather than counted from day 5, which would cut their times short
+    assert {listing.model_id: (listing.start, listing.end) for listing in first_listings(engine, "teststore", day(5))} == {"a": (day(20), None), "d": (day(10), None)}
+    since = survival_curve(engine, "teststore", day(5)).as_dict()
+    assert [(step["days"], step["listed"]) for step in since["steps"]] == [(0, 1.0)] and (since["models"], since["removed"]) == (2, 0)
 
 
 def test_churn_coverage_and_element_changes_of_a_recorded_history(engine):

@@ -113,6 +113,9 @@ def test_stores_with_reconstructed_runs_are_marked_wherever_they_are_named(repor
     assert [row["reconstructed"] for row in runs] == ["yes", "no"]
     overview = {row["store"]: row["reconstructed_runs"] for row in read_csv(out / "tables" / "overview.csv")}
     assert overview == {"aws_marketplace": "1", "modeldepot": "1", "pytorch_hub": "0", "tfhub": "0", "wolfram_nnr": "0"}
+    for name in ("churn", "survival", "coverage-over-time"):  # plain store ids to join on, the mark in a column of its own
+        marks = {row["store"]: row["reconstructed"] for row in read_csv(out / "tables" / f"{name}.csv")}
+        assert marks.get("aws_marketplace") == "yes" and marks.get("pytorch_hub") == "no", (name, marks)
 
 
 def test_every_table_has_its_csv_beside_the_report(report):

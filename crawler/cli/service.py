@@ -10,7 +10,18 @@ from typing import Annotated, Any
 
 import typer
 
-from crawler.cli.common import DbOption, PlainFormatter, database, format_option, print_csv, print_json, print_line, print_table, stderr
+from crawler.cli.common import (
+    DbOption,
+    PlainFormatter,
+    database,
+    format_option,
+    print_csv,
+    print_json,
+    print_line,
+    print_table,
+    short_instant,
+    stderr,
+)
 from crawler.stores import known_stores
 from crawler.schedule_config import ServiceConfig, config_path, load_config
 from storage.db import display_url, open_database
@@ -169,7 +180,7 @@ def print_status(report: dict[str, Any], format: str) -> None:
                 "schedule": row["schedule"],
                 "next run": _to_second(row["next_run"]) + (" (retry)" if row["next_run_is_retry"] else ""),
                 "last run": row["last_run"] or "-",
-                "observed": _to_second(row["last_observed_at"]),  # the store as of: a snapshot's date, a live crawl's start
+                "observed": short_instant(_to_second(row["last_observed_at"])),  # the store as of: a snapshot's date, a live crawl's start
                 "ran at": _to_second(row["last_started_at"]),
                 "outcome": outcome + (" (crawling now)" if row["crawling"] else ""),
                 "models": row["models_tracked"],

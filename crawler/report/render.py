@@ -20,6 +20,7 @@ from crawler.report.labels import RECONSTRUCTED_NOTE, file_safe, reconstructed_s
 from crawler.report.links import model_url
 from crawler.report.tables import report_tables, table_file, write_tables
 from crawler.safetext import json_text, strip_controls
+from storage.wording import plural
 
 HTML_FILE, MARKDOWN_FILE, JSON_FILE, CHARTS_DIR = "report.html", "report.md", "report.json", "charts"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]|<>])")
@@ -61,7 +62,7 @@ def _environment(*, markdown: bool) -> Environment:
         keep_trailing_newline=True,
         finalize=markdown_escape if markdown else None,
     )
-    environment.filters.update(day=day, percent=percent, cell=cell, number=ticks.number, share=ticks.percent)
+    environment.filters.update(day=day, percent=percent, cell=cell, number=ticks.number, share=ticks.percent, plural=plural)
     return environment
 
 

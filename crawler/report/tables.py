@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crawler.report.labels import file_safe, reconstructed_stores, store_label
+from crawler.report.labels import file_safe, reconstructed_stores
 from crawler.safetext import csv_cell
 
 TABLES_DIR = "tables"
@@ -46,12 +46,13 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
         ),
         Table(
             table_file("study-comparison"),
-            ["set", "stores", "as_of", "elements_shown_by_any", "elements_shown_by_all", "shared_share", "shared_elements"],
-            [[f"the study: {study['source']}", "; ".join(study["stores"]), None, None, None, study["shared_share"], None]]
+            ["set", "stores", "reconstructed_stores", "as_of", "elements_shown_by_any", "elements_shown_by_all", "shared_share", "shared_elements"],
+            [[f"the study: {study['source']}", "; ".join(study["stores"]), None, None, None, None, study["shared_share"], None]]
             + [
                 [
                     row["name"],
-                    "; ".join(store_label(store, reconstructed) for store in row["stores"]),
+                    "; ".join(row["stores"]),
+                    "; ".join(store for store in row["stores"] if store in reconstructed),
                     "; ".join(f"{store} {at}" for store, at in row["observed_at"].items()),
                     row["shown"],
                     len(row["shared"]),
@@ -84,7 +85,7 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
     tables.append(
         Table(
             table_file("coverage"),
-            ["element", "dimension"] + [f"{store_label(store, reconstructed)} {end}" for store in coverage["tracked"] for end in ("from", "to")],
+            ["element", "dimension"] + [f"{store} {end}" for store in coverage["tracked"] for end in ("from", "to")],
             [[row["element"], row["dimension"]] + [row["stores"][store][end] for store in coverage["tracked"] for end in ("from", "to")] for row in coverage["matrix"]],
         )
     )
@@ -92,10 +93,12 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
     tables.append(
         Table(
             table_file("cross-store"),
-            ["score", "verdict", "store_a", "name_a", "model_ids_a", "store_b", "name_b", "model_ids_b", "evidence", "against"],
+            ["score", "verdict"]
+            + [f"{column}_{side}" for side in "ab" for column in ("store", "reconstructed", "name", "model_ids")]
+            + ["evidence", "against"],
             [
                 [g["score"], g["verdict"]]
-                + [value for side in (g["a"], g["b"]) for value in (store_label(side["store"], reconstructed), side["name"], " ".join(side["model_ids"]))]
+                + [value for side in (g["a"], g["b"]) for value in (side["store"], side["store"] in reconstructed, side["name"], " ".join(side["model_ids"]))]
                 + ["; ".join(g["evidence"]), "; ".join(g["conflicts"])]
                 for g in report["cross_store"]["groups"]
             ],
@@ -105,43 +108,43 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
 
 
 def _over_time_tables(report: dict[str, Any], reconstructed: set[str]) -> list[Table]:
-    """The tables of the sections over time (shared elements, coverage, churn, survival), rows as on the page."""
-    label = lambda store: store_label(store, reconstructed)  # noqa: E731
+    """The tables of the sections over time (shared elements, coverage, churn, survival), rows as on the page;
+    a store is its plain id (to join on), with a `reconstructed` column beside it."""
     shared = [g for g in report["shared_over_time"]["groups"] if g["points"]]
     coverage = [entry for entry in report["coverage_over_time"] if entry["points"]]
     return [
         Table(
             table_file("shared-over-time"),
-            ["group", "stores", "from", "shared_then", "latest", "shared_now", "elements_all_show_now"],
+            ["group", "stores", "reconstructed_stores", "from", "shared_then", "latest", "shared_now", "elements_all_show_now"],
             [
-                [g["label"], "; ".join(label(store) for store in g["stores"]), g["points"][0]["at"], g["points"][0]["shared_share"]]
+                [g["label"], "; ".join(g["stores"]), "; ".join(store for store in g["stores"] if store in reconstructed), g["points"][0]["at"], g["points"][0]["shared_share"]]
                 + [g["points"][-1]["at"], g["points"][-1]["shared_share"], ", ".join(g["points"][-1]["shared"])]
                 for g in shared
             ],
         ),
         Table(
             table_file("coverage-over-time"),
-            ["store", "first", "mean_coverage_first", "elements_shown_first", "latest", "mean_coverage_latest", "elements_shown_latest"],
+            ["store", "reconstructed", "first", "mean_coverage_first", "elements_shown_first", "latest", "mean_coverage_latest", "elements_shown_latest"],
             [
-                [label(entry["store"])]
+                [entry["store"], entry["store"] in reconstructed]
                 + [value for point in (entry["points"][0], entry["points"][-1]) for value in (point["at"], point["mean_coverage"], point["elements_shown"])]
                 for entry in coverage
             ],
         ),
         Table(
             table_file("churn"),
-            ["store", "initial_load_models", "initial_load_at", "runs_after_it", "mean_churn", "largest_churn", "largest_at"],
+            ["store", "reconstructed", "initial_load_models", "initial_load_at", "runs_after_it", "mean_churn", "largest_churn", "largest_at"],
             [
-                [label(c["store"]), (c["initial_load"] or {}).get("models"), (c["initial_load"] or {}).get("observed_at"), len(c["runs"]), c["mean"]]
+                [c["store"], c["store"] in reconstructed, (c["initial_load"] or {}).get("models"), (c["initial_load"] or {}).get("observed_at"), len(c["runs"]), c["mean"]]
                 + [(c["max"] or {}).get("churn"), (c["max"] or {}).get("observed_at")]
                 for c in report["churn"]
             ],
         ),
         Table(
             table_file("survival"),
-            ["store", "models", "removed", "still_listed", "censored_at", "followed_days", "listed_after_year", "median_days"],
+            ["store", "reconstructed", "models", "removed", "still_listed", "censored_at", "followed_days", "listed_after_year", "median_days"],
             [
-                [label(c["store"]), c["models"], c["removed"], c["models"] - c["removed"], c["censored_at"], c["observed_days"], c["listed_after_year"], c["median_days"]]
+                [c["store"], c["store"] in reconstructed, c["models"], c["removed"], c["models"] - c["removed"], c["censored_at"], c["observed_days"], c["listed_after_year"], c["median_days"]]
                 for c in report["survival"]
                 if c["models"]
             ],
