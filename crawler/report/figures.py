@@ -40,7 +40,8 @@ def build_charts(content: dict[str, Any]) -> dict[str, Markup]:
             title=f"{entry['store']}: share of models showing each element, over time",
         )
     result["churn"] = churn_lanes(
-        [_churn_lane(label(entry["store"]), entry, sections[entry["store"]]) for entry in content["churn"]], title="churn per run, as a share of the store"
+        [_churn_lane(label(entry["store"]), entry, sections[entry["store"]]) for entry in content["churn"] if sections[entry["store"]]["timeline"]],
+        title="churn per run, as a share of the store",  # a store with no run in the reported history has no lane
     )
     result["survival"] = survival_chart([_curve(label(entry["store"]), entry) for entry in content["survival"] if entry["models"]], title="how long models stay listed")
     for entry in content["element_changes"]:
