@@ -13,6 +13,9 @@ class ModelRecord:
     model_id: str
     elements: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    # The store's volatile counters (StoreConfig.counters: downloads, likes...), kept out of `elements` and
+    # `raw` so that a counter tick opens no version: the writer records them as metrics when they move.
+    counters: dict[str, int | float] = field(default_factory=dict)
 
 
 @dataclass
@@ -21,3 +24,11 @@ class UnreadableModel:
 
     model_id: str
     reason: str
+
+
+@dataclass
+class ModelBatch:
+    """The models of one listing page, yielded as one item: at two million models, an item per model would
+    cost the crawl more than the store's answers do."""
+
+    records: list[ModelRecord | UnreadableModel] = field(default_factory=list)

@@ -36,6 +36,9 @@ class StoreConfig:
     # A paginated listing that can drift between requests: by default a model must be absent from two
     # complete runs in a row before it is removed (`confirm_removals`, storewatch.toml).
     listing_can_drift: bool = False
+    # The store's volatile counters, recorded as metrics (model, run, metric, value) when they move, never as
+    # versions: metric name -> what it counts, as the store table documents it.
+    counters: dict[str, str] = field(default_factory=dict)
 
     def scrapy_settings(self) -> dict:
         return {
