@@ -10,7 +10,7 @@ from scrapy.exceptions import DropItem
 
 from crawler.accounting import error_count, error_summary, note_failure, run_status
 from crawler.elements import ELEMENTS
-from crawler.items import ModelRecord, UnreadableModel
+from crawler.items import ModelBatch, ModelRecord, UnreadableModel
 from storage.db import open_database
 from storage.errors import StorewatchError
 from storage.health import HealthPolicy
@@ -46,12 +46,29 @@ class NormalizePipeline:
         return cls(crawler)
 
     def process_item(self, item):
+        required = required_elements(self.crawler.spider)
+        if isinstance(item, ModelBatch):
+            item.records = [self.checked(record, required) for record in item.records]
+            item.records = [record for record in item.records if record is not None]
+            return item
         if not isinstance(item, ModelRecord):
             return item
         try:
-            return checked_record(item, required_elements(self.crawler.spider), self.crawler.stats)
+            return checked_record(item, required, self.crawler.stats)
         except UnknownElements as error:
             raise DropItem(str(error)) from None
+
+    def checked(self, record, required):
+        """One record of a batch, checked; None (logged, counted as dropped) when its spider mapped a field
+        onto a key outside the taxonomy -- the same fate a single item gets from DropItem."""
+        if not isinstance(record, ModelRecord):
+            return record
+        try:
+            return checked_record(record, required, self.crawler.stats)
+        except UnknownElements as error:
+            self.crawler.stats.inc_value("item_dropped_count")
+            self.crawler.spider.logger.warning("Dropped: %s", error)
+            return None
 
 
 class UnknownElements(ValueError):
@@ -89,6 +106,9 @@ def checked_record(record: ModelRecord, required: tuple[str, ...], stats) -> Mod
     message = f"{record.model_id}: record lacks required elements {missing}"
     note_failure(stats, "model", message)
     return UnreadableModel(record.model_id, message)
+
+
+STAGED_MODELS = "storewatch/models_staged"  # models handed to the writer (a batch item holds many)
 
 
 class SnapshotPipeline:
@@ -144,10 +164,14 @@ class SnapshotPipeline:
     def process_item(self, item):
         if self.writer is None:
             return item
-        if isinstance(item, UnreadableModel):
-            self.writer.add_unreadable(item.model_id)
-        elif isinstance(item, ModelRecord):
-            self.writer.add(item.model_id, item.elements, item.raw)
+        for record in item.records if isinstance(item, ModelBatch) else (item,):
+            if isinstance(record, UnreadableModel):
+                self.writer.add_unreadable(record.model_id)
+            elif isinstance(record, ModelRecord):
+                self.writer.add(record.model_id, record.elements, record.raw, record.counters)
+            else:
+                continue
+            self.crawler.stats.inc_value(STAGED_MODELS)
         return item
 
     def spider_closed(self, spider, reason):

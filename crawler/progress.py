@@ -9,6 +9,7 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
 from crawler.accounting import LISTING_FAILURES, MODEL_FAILURES
+from crawler.pipelines import STAGED_MODELS
 from storage.wording import plural
 
 
@@ -44,7 +45,7 @@ class ProgressLine:
         failures = (stats.get_value(LISTING_FAILURES) or 0) + (stats.get_value(MODEL_FAILURES) or 0)
         line = (
             f"{self.label} {plural(stats.get_value('response_received_count') or 0, 'response')}, "
-            f"{plural(stats.get_value('item_scraped_count') or 0, 'model')}, {plural(failures, 'failure')}"
+            f"{plural(stats.get_value(STAGED_MODELS) or 0, 'model')}, {plural(failures, 'failure')}"
         )
         sys.stderr.write(f"\r\033[K{line}")
         sys.stderr.flush()

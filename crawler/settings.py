@@ -109,6 +109,7 @@ STOREWATCH_KEPT_STATS = [
     "response_received_count",
     "item_scraped_count",
     "item_dropped_count",
+    "storewatch/models_staged",
     "retry/",
     "httperror/",
     "spider_exceptions/",

@@ -235,8 +235,8 @@ class SnapshotWriter:
             raise
         return self.run_id
 
-    def add(self, model_id: str, elements: dict[str, Any], raw: dict[str, Any]) -> None:
-        """Stage one model's record as seen in this run."""
+    def add(self, model_id: str, elements: dict[str, Any], raw: dict[str, Any], counters: dict[str, int | float] | None = None) -> None:
+        """Stage one model's record as seen in this run (`counters`: its volatile counters, kept apart)."""
         if self._remember(model_id):
             elements_json, raw_json = canonical_json(elements), capped_raw_json(canonical_json(raw), self.max_raw_bytes)
             self._pending.append(
