@@ -1,25 +1,42 @@
 """Backing off when a host says "too many requests": pause the whole crawl, then try the request again.
 
 The Wayback Machine allows about 60 CDX requests a minute and blocks an IP that keeps going after a 429, so
-a 429 (or 503) pauses the engine -- no other request starts -- for the response's Retry-After, or for
+a 429 (or 503) pauses the engine -- no other request starts -- for as long as the host asked, or for
 STOREWATCH_BACKOFF_SECONDS doubled on each further refusal of the same request, up to
-STOREWATCH_BACKOFF_RETRIES attempts. Spiders that need it add it to DOWNLOADER_MIDDLEWARES themselves.
+STOREWATCH_BACKOFF_RETRIES attempts. The host asks through the IETF `RateLimit` header (`"api";r=0;t=123`:
+the Hugging Face Hub says when its window resets) or `Retry-After`. No wait passes
+STOREWATCH_BACKOFF_MAX_SECONDS (a replay caps it near zero). Spiders that need it add it to
+DOWNLOADER_MIDDLEWARES themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 logger = logging.getLogger(__name__)
 
 BACKOFF_STATUSES = frozenset({429, 503})
+# The reset parameter of an IETF RateLimit header (draft-ietf-httpapi-ratelimit-headers): `"api";r=0;t=123`.
+_RATELIMIT_RESET = re.compile(r"(?:^|;)\s*t\s*=\s*(\d+)")
 
 
-def backoff_delay(attempt: int, base: float, retry_after: str | None, ceiling: float) -> float:
-    """Seconds to wait before attempt `attempt + 1`: Retry-After when the host gave one, else base * 2**attempt."""
+def asked_wait(ratelimit: str | None, retry_after: str | None) -> float | None:
+    """Seconds the host asked to wait: the RateLimit header's `t` (window reset), else a Retry-After in
+    seconds; None when it said neither (a Retry-After date counts as not said)."""
+    reset = _RATELIMIT_RESET.search(ratelimit or "")
+    if reset:
+        return float(reset.group(1))
     if retry_after and retry_after.strip().isdigit():
-        return min(float(retry_after.strip()), ceiling)
+        return float(retry_after.strip())
+    return None
+
+
+def backoff_delay(attempt: int, base: float, asked: float | None, ceiling: float) -> float:
+    """Seconds to wait before attempt `attempt + 1`: what the host asked when it did, else base * 2**attempt."""
+    if asked is not None:
+        return min(asked, ceiling)
     return min(base * (2**attempt), ceiling)
 
 
@@ -49,12 +66,13 @@ class BackoffMiddleware:
         if attempt >= self.retries:
             self.crawler.stats.inc_value("storewatch/backoff_gave_up")
             return response
-        retry_after = response.headers.get("Retry-After")
-        delay = backoff_delay(attempt, self.base, retry_after.decode() if retry_after else None, self.ceiling)
+        asked = asked_wait(_header(response, "RateLimit"), _header(response, "Retry-After"))
+        delay = backoff_delay(attempt, self.base, asked, self.ceiling)
         stats = self.crawler.stats
         stats.inc_value("storewatch/backoff_count")
         stats.inc_value("storewatch/backoff_seconds", delay)
-        logger.warning("HTTP %s from %s: pausing the crawl for %.1f s", response.status, request.url, delay)
+        said = f" (the host asked for {asked:g} s)" if asked is not None and asked != delay else ""
+        logger.warning("HTTP %s from %s: pausing the crawl for %.1f s%s", response.status, request.url, delay, said)
         engine = self.crawler.engine
         engine.pause()
         try:
@@ -64,3 +82,8 @@ class BackoffMiddleware:
         retry = request.replace(dont_filter=True)
         retry.meta["backoff_attempt"] = attempt + 1
         return retry
+
+
+def _header(response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None

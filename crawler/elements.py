@@ -31,6 +31,9 @@ ELEMENTS: dict[str, str] = {
     "terms": "legal",
     "source_code": "development",
     "paper": "development",
+    # Lineage: the models this one was derived from, [{"id": ..., "relation": "finetune"|"adapter"|"merge"|
+    # "quantized"}] (relation absent when the store does not say); `json_extract(elements, '$.base_models')`.
+    "base_models": "development",
     "support": "development",
     "release_notes": "release",
 }

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import json
 import mimetypes
 import os
 import socket
@@ -25,6 +27,13 @@ from urllib.parse import unquote, urlsplit
 from crawler.replay_faults import FAULT_ACTIONS, BadFaultRule, FaultRule, parse_faults
 
 SNAPSHOT_FILE = "SNAPSHOT.json"
+# A recorded answer's status and headers, beside its body file (snapshots/README.md, "Recorded headers").
+META_SUFFIX = ".meta.json"
+# A file name (last path segment plus query) longer than this is stored under a digest of its query: the Hub's
+# listing URL with its expand[] fields passes the 255-byte limit of common file systems.
+MAX_NAME_BYTES = 200
+# Headers the server writes itself; a recorded value of these is not repeated.
+_OWN_HEADERS = frozenset({"content-length", "connection", "transfer-encoding", "content-encoding"})
 ERROR_PAGE = (  # what a CDN or a store's front end serves when the application behind it fails
     b"<!DOCTYPE html>\n<html><head><title>Something went wrong</title></head>\n"
     b"<body><h1>Something went wrong</h1>\n<p>The server is temporarily unable to service your request. "
@@ -38,10 +47,18 @@ def local_path(root: Path, target: str) -> Path | None:
     relative = unquote(parts.path).lstrip("/")
     if parts.query:
         relative += "?" + parts.query
+        name = relative.rsplit("/", 1)[-1]
+        if len(name.encode()) > MAX_NAME_BYTES:
+            relative = relative[: len(relative) - len(parts.query)] + query_digest(parts.query)
     candidate = (root / relative).resolve()
     if candidate != root and root not in candidate.parents:
         return None
     return candidate
+
+
+def query_digest(query: str) -> str:
+    """The stored stand-in for a query string too long for a file name: `sha256-` and 16 hex digits of it."""
+    return "sha256-" + hashlib.sha256(query.encode()).hexdigest()[:16]
 
 
 def content_type(path: Path, body: bytes) -> str:
@@ -65,6 +82,7 @@ class Answer:
     kind: str = "text/plain"
     delay: float = 0.0
     reset: bool = False
+    headers: tuple[tuple[str, str], ...] = ()  # recorded response headers (Link, RateLimit...), sent as they were
 
 
 class ReplayHandler:
@@ -74,6 +92,7 @@ class ReplayHandler:
         self.root = root.resolve()
         self.faults = faults or []
         self.requests = 0
+        self.answered_first: dict[Path, int] = {}  # file -> how many of its recorded `first` answers were served
 
     def respond(self, method: str, target: str) -> Answer:
         self.requests += 1
@@ -99,10 +118,16 @@ class ReplayHandler:
 
     def snapshot_answer(self, target: str) -> Answer:
         path = local_path(self.root, target)
-        if path is None or not path.is_file() or path.name == SNAPSHOT_FILE:
+        if path is None or not path.is_file() or path.name == SNAPSHOT_FILE or path.name.endswith(META_SUFFIX):
             return Answer(404, b"not in this snapshot\n")
-        body = path.read_bytes()
-        return Answer(200, body, content_type(path, body))
+        meta_file = path.with_name(path.name + META_SUFFIX)
+        meta = json.loads(meta_file.read_bytes()) if meta_file.is_file() else {}
+        served = self.answered_first.get(path, 0)
+        first = meta.get("first", [])
+        if served < len(first):  # a recorded refusal (a 429, say) answers the first request(s), then the file
+            self.answered_first[path] = served + 1
+            return recorded_answer(first[served], first[served].get("body", "").encode(), path)
+        return recorded_answer(meta, path.read_bytes(), path)
 
     async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -130,9 +155,10 @@ class ReplayHandler:
                 if answer.reset:
                     reset(writer)
                     return
+                recorded = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
                 head = (
                     f"HTTP/1.1 {answer.status} {_REASONS.get(answer.status, 'Status')}\r\n"
-                    f"Content-Type: {answer.kind}\r\nContent-Length: {len(answer.body)}\r\n"
+                    f"Content-Type: {answer.kind}\r\nContent-Length: {len(answer.body)}\r\n{recorded}"
                     f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
                 ).encode("latin-1")
                 writer.write(head if method == "HEAD" else head + answer.body)
@@ -143,6 +169,20 @@ class ReplayHandler:
             pass
         finally:
             writer.close()
+
+
+def recorded_answer(meta: dict, body: bytes, path: Path) -> Answer:
+    """An answer as recorded: `meta` holds its status (default 200) and headers (name -> value or list of values);
+    a recorded Content-Type wins over the one guessed from the file."""
+    headers = [
+        (name, value)
+        for name, values in meta.get("headers", {}).items()
+        for value in (values if isinstance(values, list) else [values])
+        if name.lower() not in _OWN_HEADERS
+    ]
+    kind = next((value for name, value in headers if name.lower() == "content-type"), None) or content_type(path, body)
+    headers = tuple((name, value) for name, value in headers if name.lower() != "content-type")
+    return Answer(meta.get("status", 200), body, kind, headers=headers)
 
 
 def reset(writer: asyncio.StreamWriter) -> None:

@@ -37,6 +37,9 @@ REPLAY_SETTINGS = {
     "DOWNLOAD_DELAY": 0,
     "AUTOTHROTTLE_ENABLED": False,
     "RETRY_TIMES": 0,
+    # A recorded 429 still pauses and retries (crawler/backoff.py), but the window the host asked to wait for
+    # (the Hub's RateLimit `t`, minutes) has no meaning for recorded answers: a replay waits at most this.
+    "STOREWATCH_BACKOFF_MAX_SECONDS": 0.05,
     # Only what a replay needs: a replayed file is never redirected, compressed, proxied, cookie-laden or
     # timed out, the replay server reads no headers, and no storewatch spider limits its domains or looks
     # for start requests; every middleware costs a little on every request. Download statistics stay: a run
@@ -79,6 +82,9 @@ STOREWATCH_OBSERVED_AT = None  # ISO instant of the snapshot; None: now (a live 
 STOREWATCH_SOURCE = None  # where the run's data came from, for crawl_runs.source
 STOREWATCH_REPLAY_URL = None  # base URL of a replay server; None: crawl the live stores
 STOREWATCH_PROGRESS = False  # print a progress line on stderr
+# The slice of a store to crawl, from its storewatch.toml table (crawler/schedule_config.py, STORE_SCOPES):
+# e.g. {"author": "google", "max_models": 1000} for the Hub; empty: the whole store.
+STOREWATCH_SCOPE: dict = {}
 # A record's raw part larger than this (bytes of canonical JSON) is stored as a note: its size, a SHA-256 of
 # the whole and a prefix (storage.writer.capped_raw_json). Pages themselves are limited per store
 # (StoreConfig.max_page_bytes -> DOWNLOAD_MAXSIZE).
@@ -126,5 +132,6 @@ STOREWATCH_KEPT_STATS = [
     "storewatch/delisted",
     "storewatch/backoff_",
     "storewatch/listing_",
+    "storewatch/duplicate_ids",
     "storewatch/model_failures",
 ]
