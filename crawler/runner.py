@@ -88,6 +88,7 @@ def run_crawls(
     faults: list[FaultRule] | None = None,
     extra_settings: dict[str, Any] | None = None,
     policies: dict[str, HealthPolicy] | None = None,
+    scopes: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Run each (store, snapshot) crawl in turn -- a None snapshot crawls the live store -- in one reactor.
 
@@ -103,14 +104,14 @@ def run_crawls(
     try:
         for store in dict.fromkeys(store for store, _ in jobs):
             locks[store] = acquire_store_lock(engine, store)
-        return _run_locked(jobs, locks, database_url, on_result, progress, log_level, faults, extra_settings, policies or {})
+        return _run_locked(jobs, locks, database_url, on_result, progress, log_level, faults, extra_settings, policies or {}, scopes or {})
     finally:
         for lock in locks.values():
             lock.release()
         engine.dispose()
 
 
-def _run_locked(jobs, locks, database_url, on_result, progress, log_level, faults, extra_settings, policies) -> list[dict[str, Any]]:
+def _run_locked(jobs, locks, database_url, on_result, progress, log_level, faults, extra_settings, policies, scopes) -> list[dict[str, Any]]:
     settings = project_settings({"LOG_LEVEL": log_level, **(extra_settings or {})})
     install_reactor(settings["TWISTED_REACTOR"])
     process = CrawlerProcess(settings)
@@ -154,6 +155,7 @@ def _run_locked(jobs, locks, database_url, on_result, progress, log_level, fault
             crawler = process.create_crawler(spider_class(store))
             crawler.storewatch_lock = locks[store]  # the pipeline records its runs under the lock taken above
             run_settings["STOREWATCH_HEALTH"] = (policies.get(store) or HealthPolicy()).as_dict()
+            run_settings["STOREWATCH_SCOPE"] = scopes.get(store, {})
             if server is not None:
                 run_settings.update(
                     default_settings.REPLAY_SETTINGS,

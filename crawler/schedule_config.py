@@ -35,7 +35,7 @@ class Setting:
     """One setting of storewatch.toml."""
 
     key: str
-    kind: str  # duration | int | positive | share | bool | cron | timezone | path | rules | urls | events
+    kind: str  # duration | int | positive | share | bool | cron | timezone | path | rules | urls | events | text
     default: Any
     help: str
 
@@ -68,6 +68,18 @@ HEALTH_SETTINGS = (
     Setting("confirm_removals", "positive", None, "complete runs in a row a model must be missing from before it is removed, as of the first (default: 2 for stores whose listing can drift, else 1)"),
     Setting("max_model_failures", "share", 0.5, "a run with a larger share of unreadable model pages is `partial` (nothing removed)"),
 )
+
+# Settings of one store only: the slice of the store a crawl covers (STOREWATCH_SCOPE, read by its spider).
+# Without them a crawl covers the whole store.
+STORE_SCOPES: dict[str, tuple[Setting, ...]] = {
+    "huggingface": (
+        Setting("author", "text", None, "only this user's or organisation's models (`google`)"),
+        Setting("search", "text", None, "only models whose id contains this text (`llama`)"),
+        Setting("library", "text", None, "only models of this library (`transformers`, `gguf`, `diffusers`)"),
+        Setting("pipeline_tag", "text", None, "only models of this task (`text-generation`)"),
+        Setting("max_models", "positive", None, "only the top N models by downloads (sorted by downloads instead of creation date)"),
+    ),
+}
 
 NOTIFY_SETTINGS = (
     Setting("urls", "urls", (), "Apprise URLs each message goes to (`mailtos://`, `slack://`, `matrix://`, `ntfy://`, `json://`...); none: no messages"),
@@ -121,6 +133,8 @@ class ServiceConfig:
     # store -> crawl-health settings given in the file ([defaults] and [stores.<store>]); "*" holds [defaults]
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     notify: NotifySettings | None = None  # None: no [notify] URLs, nobody is told
+    # store -> its scope settings (STORE_SCOPES) given in the file, enabled or not; absent: the whole store
+    scopes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -176,14 +190,16 @@ def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: l
     if not stores_table:
         raise StorewatchError(f"{where}: no stores configured (add a [stores.<store>] table; stores: {', '.join(known_stores)})")
     base = path.parent if path else Path.cwd()
-    stores, disabled = {}, []
+    stores, disabled, scopes = {}, [], {}
     for store, table in stores_table.items():
         if store not in known_stores:
             raise StorewatchError(f"{where}: [stores.{store}]: no spider for store {store!r}; known stores: {', '.join(known_stores)}")
         if not isinstance(table, dict):
             raise StorewatchError(f"{where}: stores.{store} must be a table ([stores.{store}])")
-        own = _section({store: table}, store, STORE_SETTINGS + HEALTH_SETTINGS, where, prefix="stores.")
+        scope_settings = STORE_SCOPES.get(store, ())
+        own = _section({store: table}, store, STORE_SETTINGS + HEALTH_SETTINGS + scope_settings, where, prefix="stores.")
         health[store] = _take(own, HEALTH_SETTINGS)
+        scopes[store] = _take(own, scope_settings)
         _one_schedule(own, f"{where}: [stores.{store}]")
         values = {**defaults, **own}
         if "every" in own:
@@ -200,7 +216,7 @@ def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: l
         stores[store] = StoreSchedule(store=store, **values)
     if not stores:
         raise StorewatchError(f"{where}: every configured store is disabled; nothing to schedule")
-    return ServiceConfig(path=path, stores=stores, disabled=tuple(disabled), health=health, notify=notify, **service)
+    return ServiceConfig(path=path, stores=stores, disabled=tuple(disabled), health=health, notify=notify, scopes=scopes, **service)
 
 
 def _take(values: dict[str, Any], settings: tuple[Setting, ...]) -> dict[str, Any]:
@@ -260,6 +276,10 @@ def _value(setting: Setting, value: Any, label: str) -> Any:
         if share is None:
             raise StorewatchError(f"{label}: expected a share between 0 and 1 (0.2, or \"20%\"), got {value!r}")
         return share
+    if kind == "text":
+        if not isinstance(value, str) or not value.strip():
+            raise StorewatchError(f"{label}: expected a non-empty string, got {value!r}")
+        return value.strip()
     if kind == "bool":
         if not isinstance(value, bool):
             raise StorewatchError(f"{label}: expected true or false, got {value!r}")

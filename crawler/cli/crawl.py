@@ -72,6 +72,7 @@ def crawl(
             log_level="INFO" if verbose else "ERROR",
             faults=faults,
             policies={store: policy},
+            scopes={store: settings.scopes.get(store, {})},
         )
     if notifier is not None:
         for summary in summaries:
