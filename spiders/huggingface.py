@@ -46,8 +46,6 @@ COUNTER_FIELDS = {"downloads": "downloads", "likes": "likes", "trendingScore": "
 # Repositories older than the Hub's creation dates all carry this createdAt (hub-docs docs/hub/api.md); the
 # recorded answers show it as 23:29:04 and 23:29:05 (bert-base-uncased, gpt2...): not a publication date.
 PLACEHOLDER_CREATED = "2022-03-02T23:29:0"
-# Tag prefixes that are mapped to their own elements, not kept as keywords.
-_PREFIXED = ("arxiv:", "base_model:", "dataset:", "doi:", "license:", "region:")
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 # storewatch.toml [stores.huggingface] scope -> the listing's query parameters. `library=` can be ignored
 # silently by the Hub; `filter=<library>` is what its own client sends.
@@ -112,24 +110,27 @@ def extract_record(api_record: dict[str, Any]) -> ModelRecord:
         except ValueError:
             raise UnreadablePage(f"{model_id}: cardData is not JSON") from None
     card = card if isinstance(card, dict) else {}
-    raw = {key: value for key, value in api_record.items() if key not in COUNTER_FIELDS}
+    raw = dict(api_record)
+    for key in COUNTER_FIELDS:
+        raw.pop(key, None)
     if "cardData" in raw:
         raw["cardData"] = card
     counters = {COUNTER_FIELDS[key]: api_record[key] for key in COUNTER_FIELDS if api_record.get(key) is not None}
 
-    tags = api_record.get("tags") or []
     keywords, datasets, papers, licenses, base_tags = [], [], [], [], []
-    for tag in tags:
-        if not tag.startswith(_PREFIXED):
+    sorted_tags = {"dataset": datasets, "arxiv": papers, "doi": papers, "license": licenses, "base_model": base_tags}
+    for tag in api_record.get("tags") or ():
+        if ":" not in tag:  # most tags: checked first, as two million records pass here
             keywords.append(tag)
-        elif tag.startswith("dataset:"):
-            datasets.append(tag[8:])
-        elif tag.startswith(("arxiv:", "doi:")):
+            continue
+        prefix, _, value = tag.partition(":")
+        target = sorted_tags.get(prefix)
+        if target is papers:
             papers.append(tag)
-        elif tag.startswith("license:"):
-            licenses.append(tag[8:])
-        elif tag.startswith("base_model:"):
-            base_tags.append(tag[11:])
+        elif target is not None:
+            target.append(value)
+        elif prefix != "region":
+            keywords.append(tag)
 
     config = api_record.get("config") or {}
     transformers = api_record.get("transformersInfo") or {}
