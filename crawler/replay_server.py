@@ -48,12 +48,21 @@ def local_path(root: Path, target: str) -> Path | None:
     if parts.query:
         relative += "?" + parts.query
         name = relative.rsplit("/", 1)[-1]
-        if len(name.encode()) > MAX_NAME_BYTES:
+        # A name the file system took as it is (up to 255 bytes: the Wayback CDX resumption queries) stays so.
+        if len(name.encode()) > MAX_NAME_BYTES and not _is_file(root / relative):
             relative = relative[: len(relative) - len(parts.query)] + query_digest(parts.query)
     candidate = (root / relative).resolve()
     if candidate != root and root not in candidate.parents:
         return None
     return candidate
+
+
+def _is_file(path: Path) -> bool:
+    """Path.is_file, False for a name too long for the file system (a long file's sidecar may be)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def query_digest(query: str) -> str:
@@ -121,7 +130,7 @@ class ReplayHandler:
         if path is None or not path.is_file() or path.name == SNAPSHOT_FILE or path.name.endswith(META_SUFFIX):
             return Answer(404, b"not in this snapshot\n")
         meta_file = path.with_name(path.name + META_SUFFIX)
-        meta = json.loads(meta_file.read_bytes()) if meta_file.is_file() else {}
+        meta = json.loads(meta_file.read_bytes()) if _is_file(meta_file) else {}
         served = self.answered_first.get(path, 0)
         first = meta.get("first", [])
         if served < len(first):  # a recorded refusal (a 429, say) answers the first request(s), then the file
