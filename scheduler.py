@@ -395,6 +395,11 @@ class Service:
         if writer is not None:
             log.info("%s: skipped: busy -- another process is writing it (%s)", store, writer)
             return
+        if schedule.replay is None:
+            missing = spider_class(store).store_config.missing_token()
+            if missing:  # refused before it starts, so no failed run and no retries: nothing would change
+                log.info("%s: skipped: %s", store, missing)
+                return
         snapshot = None
         if schedule.replay is not None:
             snapshot = self._next_snapshot(store, schedule.replay)

@@ -43,6 +43,13 @@ def spider_class(store: str):
     return StoreSpiderLoader().load(check_store(store))
 
 
+def check_live_crawl(store: str) -> None:
+    """A one-line error, before anything starts, when `store` cannot be crawled live: its required token is not set."""
+    problem = spider_class(store).store_config.missing_token()
+    if problem:
+        raise StorewatchError(problem)
+
+
 def check_snapshots(store: str, snapshots: list[Snapshot], engine: Engine) -> list[Snapshot]:
     """Snapshots of `store` in time order, none older than the store's history; else a one-line error.
 
@@ -92,12 +99,16 @@ def run_crawls(
 ) -> list[dict[str, Any]]:
     """Run each (store, snapshot) crawl in turn -- a None snapshot crawls the live store -- in one reactor.
 
+    A live crawl of a store whose required token is not set is refused before any crawl starts (StorewatchError).
+
     Each store's writer lock is taken first and held until the last crawl ends, so a second writer of the
     store is refused at once (LockBusy) and nothing else can slip in between the runs of a series. Returns
     the run summaries: the run's counts plus `close_reason`. An interrupted series (Ctrl-C once: the current
     crawl closes and is recorded `partial`; twice: it is stopped at once and its run closed here) raises
     KeyboardInterrupt once everything it started is gone.
     """
+    for store in {store for store, snapshot in jobs if snapshot is None}:
+        check_live_crawl(store)
     database_url = resolve_database_url(database_url)
     engine = open_database(database_url)
     locks: dict[str, DatabaseLock] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import scrapy
@@ -24,8 +26,11 @@ class StoreConfig:
     download_delay: float = 0.5
     concurrency: int = 4
     obey_robots: bool = True
-    auth_env: str | None = None  # env var holding an optional token
+    auth_env: str | None = None  # env var holding the store's token, sent as `Authorization: Bearer <token>`
     auth_hosts: frozenset[str] = field(default_factory=frozenset)
+    # The store answers no one without a token: a live crawl without it is refused before it starts (a replay
+    # needs none: the replay server is never sent one).
+    auth_required: bool = False
     # The information elements (crawler/elements.py) the spider reads from the store, in the taxonomy's order:
     # what `storewatch stores` and the README's store table list.
     elements: tuple[str, ...] = ()
@@ -39,6 +44,12 @@ class StoreConfig:
     # The store's volatile counters, recorded as metrics (model, run, metric, value) when they move, never as
     # versions: metric name -> what it counts, as the store table documents it.
     counters: dict[str, str] = field(default_factory=dict)
+
+    def missing_token(self, environ: Mapping[str, str] = os.environ) -> str | None:
+        """Why a live crawl of this store cannot start -- the token it requires is not set; None when it can."""
+        if not self.auth_required or (environ.get(self.auth_env) or "").strip():
+            return None
+        return f"{self.name} needs an API token: set {self.auth_env} (nothing was crawled)"
 
     def scrapy_settings(self) -> dict:
         return {
