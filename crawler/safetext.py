@@ -22,7 +22,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def strip_controls(text: str) -> str:
     """`text` without control characters other than newline and tab."""
-    return _CONTROLS.sub("", text)
+    return text if text.isprintable() else _CONTROLS.sub("", text)  # the check is far quicker than the scan
 
 
 def csv_cell(text: str) -> str:
