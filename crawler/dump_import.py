@@ -101,19 +101,22 @@ class DumpCutShort(Exception):
 
 
 def dump_rows(path: Path) -> Iterator[dict[str, Any] | MalformedLine]:
-    """The file's records, API-shaped, one at a time. A StorewatchError before the first one when the file is
-    missing or not a dump storewatch reads; DumpCutShort when it breaks off later."""
+    """The file's records, API-shaped, one at a time; the file is opened at the first. A StorewatchError when
+    the file is missing or not a dump storewatch reads (check_dump tells before anything is recorded);
+    DumpCutShort when it breaks off."""
     kind = dump_kind(path)
     if kind == "parquet":
-        return _parquet_rows(_open_parquet(path))
-    return _jsonl_rows(_open_gzip(path) if kind == "jsonl.gz" else path.open("rb"))
+        yield from _parquet_rows(_open_parquet(path))
+    else:
+        yield from _jsonl_rows(_open_gzip(path) if kind == "jsonl.gz" else path.open("rb"))
 
 
 def check_dump(path: Path) -> None:
     """A one-line StorewatchError when the file is missing or not a dump storewatch reads (its start is read)."""
-    if dump_kind(path) == "parquet":
+    kind = dump_kind(path)
+    if kind == "parquet":
         _open_parquet(path).close()
-    elif dump_kind(path) == "jsonl.gz":
+    elif kind == "jsonl.gz":
         _open_gzip(path).close()
 
 
@@ -240,7 +243,7 @@ def import_dump(engine, job: ImportJob, on_progress: Callable[[int, int, int], N
     """Record the dump as one run and return its summary. `on_progress(records, models, failures)` is called
     every PROGRESS_EVERY records. Ctrl-C records the run `partial` (nothing removed) and is raised again."""
     extract, id_of = importer_for(job.store)
-    rows = dump_rows(job.path)
+    check_dump(job.path)
     writer = SnapshotWriter(
         engine, job.store, job.observed_at, job.spider_version, source=f"import:{job.path.name}", policy=job.policy, max_raw_bytes=job.max_raw_bytes
     )
@@ -250,7 +253,7 @@ def import_dump(engine, job: ImportJob, on_progress: Callable[[int, int, int], N
     records, close_reason = 0, "finished"
     try:
         try:
-            for row in rows:
+            for row in dump_rows(job.path):
                 records += 1
                 stage(writer, row, extract, id_of, job.required, stats)
                 if records % PROGRESS_EVERY == 0:
