@@ -185,42 +185,36 @@ def _parquet_rows(parquet) -> Iterator[dict[str, Any]]:
         except (ArrowException, OSError) as error:
             raise DumpCutShort(" ".join(str(error).split())) from None
         for row in batch.to_pylist():
-            yield api_shaped(without_nulls(row))
+            yield api_shaped(parquet_value(row))
 
 
-def without_nulls(value: Any) -> Any:
-    """A Parquet row with its null struct fields dropped: a Parquet struct has one fixed set of fields (the
-    Hub dump's safetensors.parameters holds every dtype ever seen, null where a model has none), where the API
-    record simply lacks the key."""
+def parquet_value(value: Any) -> Any:
+    """A Parquet row's value as the API writes it, in one pass:
+
+    - null struct fields dropped: a Parquet struct has one fixed set of fields (the Hub dump's
+      safetensors.parameters holds every dtype ever seen, null where a model has none), where the API record
+      simply lacks the key;
+    - timestamps (naive ones are UTC wall-clock) as the Hub API writes them: `2022-11-16T23:23:10.000Z`.
+    """
     if isinstance(value, dict):
-        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+        return {key: parquet_value(item) for key, item in value.items() if item is not None}
     if isinstance(value, list):
-        return [without_nulls(item) for item in value]
+        return [parquet_value(item) for item in value]
+    if isinstance(value, datetime):
+        instant = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
     return value
 
 
 def api_shaped(record: dict[str, Any]) -> dict[str, Any]:
-    """A dump record as the store's API gives it: JSON-text fields decoded, timestamps as the API writes them."""
-    shaped = {key: api_value(value) for key, value in record.items()}
+    """A dump record as the store's API gives it: the fields the Hub dump holds as JSON text decoded."""
     for key in JSON_TEXT_FIELDS:
-        if isinstance(shaped.get(key), str):
+        if isinstance(record.get(key), str):
             try:
-                shaped[key] = json.loads(shaped[key])
+                record[key] = json.loads(record[key])
             except ValueError:
                 pass  # left as text: the extraction decides whether the record is readable
-    return shaped
-
-
-def api_value(value: Any) -> Any:
-    """Timestamps (Parquet's, naive ones being UTC wall-clock) as the Hub API writes them: `2022-11-16T23:23:10.000Z`."""
-    if isinstance(value, datetime):
-        instant = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-        return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
-    if isinstance(value, dict):
-        return {key: api_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [api_value(item) for item in value]
-    return value
+    return record
 
 
 # -- recording the run ------------------------------------------------------------------------------------------
