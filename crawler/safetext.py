@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from json.encoder import encode_basestring
 from typing import Any
 
 # C0 controls but tab and newline, DEL and the C1 controls: ESC and CSI start terminal escape sequences
@@ -21,7 +22,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def strip_controls(text: str) -> str:
     """`text` without control characters other than newline and tab."""
-    return _CONTROLS.sub("", text)
+    return text if text.isprintable() else _CONTROLS.sub("", text)  # the check is far quicker than the scan
 
 
 def csv_cell(text: str) -> str:
@@ -34,3 +35,32 @@ def json_text(value: Any) -> str:
     """`value` as indented JSON, every string whole; control characters written as \\u escapes."""
     text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
     return _JSON_UNESCAPED_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+# What json.dumps(ensure_ascii=False) leaves unescaped and a line of JSON must not hold: DEL and the C1 controls,
+# and the line breaks other than \n that str.splitlines() and some JSONL readers split on.
+_LEFT_UNESCAPED = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def json_line(value: Any) -> str:
+    """`value` as one line of JSON (for JSONL), every string whole; control characters and line separators
+    written as \\u escapes."""
+    return _escaped_line(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def json_line_with_id(model_id: str, elements_json: str) -> str:
+    """json_line({"model_id": model_id, **elements}) from the elements' stored JSON text, without decoding it:
+    the id is spliced in front of the object's members (at two million models, decoding and encoding every
+    record would take most of a listing's time)."""
+    members = elements_json.strip()[1:-1].strip()
+    if "\n" in members:  # not stored compact (only canonical JSON is spliced): decoded and written again
+        return json_line({"model_id": model_id, **json.loads(elements_json)})
+    head = '{"model_id":' + encode_basestring(model_id)  # json.dumps(model_id, ensure_ascii=False), without its overhead
+    return _escaped_line(f"{head},{members}}}" if members else f"{head}}}")
+
+
+def _escaped_line(text: str) -> str:
+    """JSON text with the characters json.dumps leaves as they are escaped (they can only occur in its strings)."""
+    if text.isascii():  # most records: nothing to escape, and no scan needed to know it
+        return text
+    return _LEFT_UNESCAPED.sub(lambda match: f"\\u{ord(match.group()):04x}", text)

@@ -7,22 +7,23 @@ store shows.
 Model matching never merges: it proposes pairs of models from different stores with a score in [0, 1] and
 the evidence for and against (normalised name, paper, source repository, architecture). Only pairs that
 share a name token, paper, repository or architecture are compared at all, so the work stays near-linear.
-It reads four elements of each model present at the instant -- not whole records.
+It reads four elements of each model present at the instant -- not whole records -- streamed, and holds only
+the models that can pair with another store's.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from sqlalchemy import Engine, select
 
 from storage.coverage import Coverage, coverage_at
 from storage.models import Model, ModelVersion
-from storage.queries import valid_at
+from storage.queries import STREAM_ROWS, valid_at
 from storage.timeutil import isoformat
 
 models = Model.__table__
@@ -151,24 +152,21 @@ def _strings(value: Any) -> list[str]:
     return [str(value)]
 
 
-def candidates(engine: Engine, store: str, at: datetime | None = None) -> list[Candidate]:
-    """The store's models present at `at` (latest when None), reduced to what matching compares."""
+def candidates(engine: Engine, store: str, at: datetime | None = None) -> Iterator[Candidate]:
+    """The store's models present at `at` (latest when None), reduced to what matching compares; read
+    STREAM_ROWS at a time, so that a store of millions is never held whole."""
     element = versions.c.elements
     condition = versions.c.valid_to.is_(None) if at is None else valid_at(at)
     query = (
         select(models.c.model_id, element["name"], element["paper"], element["source_code"], element["architecture"])
         .join(versions, versions.c.model_pk == models.c.id)
         .where(models.c.store == store, condition)
+        .execution_options(yield_per=STREAM_ROWS)
     )
     with engine.connect() as connection:
-        rows = connection.execute(query).all()
-    result = []
-    for model_id, name, paper, source, architecture in rows:
-        name = name if isinstance(name, str) and name else model_id
-        result.append(
-            Candidate(store, model_id, name, name_tokens(name), paper_ids(paper), source_repos(source), architectures(architecture))
-        )
-    return result
+        for model_id, name, paper, source, architecture in connection.execute(query):
+            name = name if isinstance(name, str) and name else model_id
+            yield Candidate(store, model_id, name, name_tokens(name), paper_ids(paper), source_repos(source), architectures(architecture))
 
 
 def score_pair(a: Candidate, b: Candidate) -> Match:
@@ -214,16 +212,20 @@ def match_models(
     """Pairs of models in different stores scoring at least `min_score`, best first.
 
     Models are compared only when they share a block key (a name token, paper, repository or architecture);
-    a key shared by more than `max_block` models says nothing and is skipped.
+    a key shared by more than `max_block` models says nothing and is skipped. Only a key that some other store
+    has can pair a model of the largest store, so that store is read last, streamed, and only its models that
+    share such a key are kept: memory grows with the smaller stores and the blocks, not with the largest store.
     """
-    blocks: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
-    for store in stores:
+    by_size = sorted(stores, key=lambda store: coverage_at(engine, store, at).models)
+    blocks: dict[tuple[str, str], list[Candidate] | None] = {}  # None: more than max_block members, skipped
+    for store in by_size[:-1]:
         for candidate in candidates(engine, store, at):
-            for key in _block_keys(candidate):
-                blocks[key].append(candidate)
+            _file(blocks, candidate, _block_keys(candidate), max_block)
+    for candidate in candidates(engine, by_size[-1], at) if by_size else ():
+        _file(blocks, candidate, _block_keys(candidate) & blocks.keys(), max_block)
     seen, matches = set(), []
     for members in blocks.values():
-        if len(members) > max_block or len({member.store for member in members}) < 2:
+        if members is None or len({member.store for member in members}) < 2:
             continue
         for index, a in enumerate(members):
             for b in members[index + 1 :]:
@@ -239,3 +241,15 @@ def match_models(
                     matches.append(match)
     matches.sort(key=lambda m: (-m.score, m.a.store, m.a.model_id, m.b.store, m.b.model_id))
     return matches
+
+
+def _file(blocks: dict[tuple[str, str], list[Candidate] | None], candidate: Candidate, keys: Iterable[tuple[str, str]], max_block: int) -> None:
+    """Add the candidate to the block of each key; a block that grows past max_block is dropped for good."""
+    for key in keys:
+        members = blocks.setdefault(key, [])
+        if members is None:
+            continue
+        if len(members) >= max_block:
+            blocks[key] = None
+        else:
+            members.append(candidate)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, Text, and_, cast, or_, select
 
 from storage.errors import StorewatchError
 from storage.models import CrawlRun, Model, ModelVersion, model_key
@@ -40,15 +42,33 @@ def valid_at(at: datetime):
 
 def models_as_of(engine: Engine, store: str, at: datetime | None = None) -> list[dict[str, Any]]:
     """The store's models at instant `at` (latest when None): model_id plus its information elements."""
+    return list(iter_models_as_of(engine, store, at))
+
+
+STREAM_ROWS = 1000  # rows fetched at a time when a store's models are streamed
+
+
+def iter_models_as_of(engine: Engine, store: str, at: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """The same rows as models_as_of, streamed (see iter_model_elements_json)."""
+    for model_id, elements in iter_model_elements_json(engine, store, at):
+        yield {"model_id": model_id, **json.loads(elements)}
+
+
+def iter_model_elements_json(engine: Engine, store: str, at: datetime | None = None) -> Iterator[tuple[str, str]]:
+    """(model_id, its elements as the JSON text stored) for the store's models at `at`, by model_id, fetched
+    STREAM_ROWS at a time (a server-side cursor on PostgreSQL): listing two million models holds a thousand in
+    memory, not two million. The text is what the writer stored (canonical JSON), so a caller that only passes
+    it on need not decode it. The connection stays open until the iterator is exhausted or closed."""
     condition = versions.c.valid_to.is_(None) if at is None else valid_at(at)
     query = (
-        select(models.c.model_id, versions.c.elements, versions.c.valid_from)
+        select(models.c.model_id, cast(versions.c.elements, Text))
         .join(versions, versions.c.model_pk == models.c.id)
         .where(models.c.store == store, condition)
         .order_by(models.c.model_id)
+        .execution_options(yield_per=STREAM_ROWS)
     )
     with engine.connect() as connection:
-        return [{"model_id": row.model_id, **row.elements} for row in connection.execute(query)]
+        yield from connection.execute(query)
 
 
 def model_history(engine: Engine, store: str, model_id: str) -> list[dict[str, Any]]:

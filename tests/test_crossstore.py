@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timezone
+from itertools import combinations
 
-from storage.crossstore import LIKELY, Candidate, compare_elements, match_models, name_tokens, paper_ids, score_pair, source_repos
+from storage.crossstore import (
+    LIKELY,
+    Candidate,
+    _block_keys,
+    candidates,
+    compare_elements,
+    match_models,
+    name_tokens,
+    paper_ids,
+    score_pair,
+    source_repos,
+)
 from storage.writer import SnapshotWriter
 
 
@@ -71,3 +84,28 @@ def test_comparison_counts_shared_and_unique_elements_at_a_date(engine):
     assert late["shared"] == ["license", "name"] and late["unique"]["store_a"] == ["paper"]
     none = compare_elements(engine, ["store_a", "store_b"], datetime(2020, 1, 1, tzinfo=timezone.utc))
     assert none["tracked"] == [] and none["shared_share"] is None
+
+
+def test_matching_a_large_store_read_last_finds_every_pair_comparing_all_would(engine):
+    families = ["ResNet", "BERT", "MobileNet", "AlexNet", "SqueezeNet"]
+    record(engine, "store_a", "2021-01-01", {f"a/{name}": {"name": f"{name} base"} for name in families[:3]})
+    record(engine, "store_b", "2021-01-01", {f"b/{name}": {"name": f"{name}-base"} for name in families[1:]})
+    large = {f"c/filler-{index}": {"name": f"Quux{index} base"} for index in range(60)}  # `base` is in 60+ models
+    large |= {f"c/{name}": {"name": f"{name.lower()}_base", "architecture": name} for name in families}
+    record(engine, "store_c", "2021-01-01", large)
+    stores, max_block = ["store_c", "store_a", "store_b"], 20
+
+    found = {(m.a.model_id, m.b.model_id): m.score for m in match_models(engine, stores, min_score=0.3, max_block=max_block)}
+
+    every = [candidate for store in stores for candidate in candidates(engine, store)]
+    block_size = Counter(key for candidate in every for key in _block_keys(candidate))
+    expected = {}
+    for a, b in combinations(sorted(every, key=lambda c: (c.store, c.model_id)), 2):
+        shared = _block_keys(a) & _block_keys(b)
+        if a.store != b.store and any(block_size[key] <= max_block for key in shared):
+            match = score_pair(a, b)
+            if match.score >= 0.3:
+                expected[(a.model_id, b.model_id)] = match.score
+    assert found == expected
+    assert ("a/BERT", "c/BERT") in found and ("b/SqueezeNet", "c/SqueezeNet") in found
+    assert not any("filler" in pair[0] + pair[1] for pair in found)  # `base` alone pairs nothing: its block is too big

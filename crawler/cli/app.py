@@ -7,7 +7,7 @@ import sys
 import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer bundles click from 0.29 on
 
-from crawler.cli import accept, admin, backfill, crawl, demo, diff, query, report, serve, service
+from crawler.cli import accept, admin, backfill, crawl, demo, diff, dump, query, report, serve, service
 from crawler.cli.common import print_line, stderr
 from storage.errors import StorewatchError
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.command()(crawl.crawl)
 app.command()(backfill.backfill)
+app.command("import")(dump.import_dump)
 app.command()(query.runs)
 app.command()(accept.accept)
 app.command()(query.models)

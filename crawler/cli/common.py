@@ -6,8 +6,9 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from crawler.safetext import csv_cell, json_text, strip_controls
+from crawler.safetext import csv_cell, json_line_with_id, json_text, strip_controls
 from storage.db import open_database
 
 DbOption = Annotated[
@@ -71,7 +72,22 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json_text(value) + "\n")
 
 
-def print_csv(rows: list[dict[str, Any]], columns: list[str], *, raw: bool = False) -> None:
+def print_json_stream(rows: Iterable[dict[str, Any]]) -> None:
+    """The rows as one JSON array, exactly as print_json prints a list of them, written row by row."""
+    empty = True
+    for row in rows:
+        sys.stdout.write(("[\n  " if empty else ",\n  ") + json_text(row).replace("\n", "\n  "))  # JSON strings hold no raw newline
+        empty = False
+    sys.stdout.write("[]\n" if empty else "\n]\n")
+
+
+def print_jsonl(rows: Iterable[tuple[str, str]]) -> None:
+    """(model_id, elements JSON text) rows as one JSON object a line, written as they come."""
+    for model_id, elements_json in rows:
+        sys.stdout.write(json_line_with_id(model_id, elements_json) + "\n")
+
+
+def print_csv(rows: Iterable[dict[str, Any]], columns: list[str], *, raw: bool = False) -> None:
     """CSV on stdout; unless `raw`, cells a spreadsheet would run as formulas are quoted (see csv_cell)."""
     writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -123,6 +139,17 @@ class PlainFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return strip_controls(super().format(record))
+
+
+@contextmanager
+def streamed_output() -> Iterator[None]:
+    """Output piped into a reader that stops early (`| head`): end quietly, as `cat` does, not with a traceback."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's final flush must not fail too
+        raise typer.Exit(141) from None  # 128 + SIGPIPE, a shell's status for a pipe's writer
 
 
 @contextmanager

@@ -58,7 +58,7 @@ def crawl(
         raise StorewatchError("--fail needs --replay: fault rules apply to the replay server, never to a live store")
     settings = load_config(config, known_stores=known_stores())
     policy = health_policy(settings, store)
-    notifier = _notifier(settings)
+    notifier = run_notifier(settings)
     snapshots = [Snapshot.load(path) for path in replay or []]
     engine = open_database(db, writable=True)  # a read-only database fails now, not when the run is recorded
     if snapshots:
@@ -89,7 +89,7 @@ def health_policy(settings: ServiceConfig, store: str):
     return settings.health_policy(store, listing_can_drift=spider_class(store).store_config.listing_can_drift)
 
 
-def _notifier(settings: ServiceConfig):
+def run_notifier(settings: ServiceConfig):
     """Who to tell about the runs, from the config's `[notify]` section; None without one, or under a scheduler
     (which tells once it has settled the run)."""
     if os.environ.get(PARENT_ENV) or settings.notify is None:

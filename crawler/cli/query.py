@@ -12,16 +12,21 @@ from crawler.cli.common import (
     cell_text,
     database,
     format_option,
+    print_csv,
     print_json,
+    print_json_stream,
+    print_jsonl,
     print_line,
     print_rows,
     print_table,
     short_instant,
     stderr,
+    streamed_output,
 )
 from crawler.elements import ELEMENTS
 from crawler.stores import check_store, known_stores
 from storage import queries
+from storage.coverage import coverage_at
 from storage.models import RUN_STATUSES
 from storage.timeutil import parse_instant
 from storage.wording import plural
@@ -66,7 +71,7 @@ def models(
         str | None,
         typer.Option("--as-of", help="Date (end of that day, UTC) or ISO instant; default: now"),
     ] = None,
-    format: Annotated[str, format_option("text", "json", "csv")] = "text",
+    format: Annotated[str, format_option("text", "json", "csv", "jsonl")] = "text",
     raw: Annotated[
         bool, typer.Option("--raw", help="With --format csv: cells exactly as stored (no quote before a leading = + - @ or tab)")
     ] = False,
@@ -74,21 +79,33 @@ def models(
 ) -> None:
     """List a store's models as they were at a date: model_id and information elements.
 
+    `json`, `jsonl` (a JSON object a line) and `csv` are written as the rows are read, so a store of millions of
+    models lists in flat memory; CSV has a column per element the store's models showed at that date.
+
     Example:
 
     \b
         storewatch models pytorch_hub --as-of 2021-01-01 --format json
+        storewatch models onnx_zoo --format jsonl > onnx_zoo.jsonl
     """
     check_store(store)
     at = parse_instant(as_of) if as_of else None
-    rows = queries.models_as_of(database(db), store, at)
+    engine = database(db)
     if format == "text":
+        rows = queries.models_as_of(engine, store, at)
         shown = [key for key in MODEL_COLUMNS if any(key in row for row in rows)]
         print_table(rows, ["model_id", *shown], title=f"{store}: {plural(len(rows), 'model')}")
         if not rows:
             print_line(f"no {store} models recorded as of {as_of or 'now'} (see `storewatch runs --store {store}`)", console=stderr)
-    else:
-        print_rows(format, rows, ["model_id", *element_columns(rows)], raw=raw)
+        return
+    with streamed_output():
+        if format == "jsonl":
+            print_jsonl(queries.iter_model_elements_json(engine, store, at))
+        elif format == "csv":  # the columns come first: the store's coverage names the elements its models show
+            columns = ["model_id", *element_columns([coverage_at(engine, store, at).shown()])]
+            print_csv(queries.iter_models_as_of(engine, store, at), columns, raw=raw)
+        else:
+            print_json_stream(queries.iter_models_as_of(engine, store, at))
 
 
 def history(
