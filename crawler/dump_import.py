@@ -42,7 +42,9 @@ class Importer:
 
 # One entry per store whose API records a dump can hold; the modules are imported only when that store is imported.
 IMPORTERS = {
+    "huggingface": Importer("spiders.huggingface:extract_record", "id"),
     "onnx_zoo": Importer("spiders.onnx_zoo:extract_model", "spiders.onnx_zoo:model_id"),
+    "replicate": Importer("spiders.replicate:extract_record", "spiders.replicate:model_id"),
 }
 
 # Fields the Hub-statistics dump stores as JSON text where the API answers with an object.

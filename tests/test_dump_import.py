@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import ROOT, cli_json, run_cli, snapshot_dir
-from crawler.dump_import import IMPORTERS, ImportJob, dump_rows, import_dump
+from crawler.dump_import import ImportJob, dump_rows, import_dump
 from storage import queries
 
 EXCERPT = ROOT / "tests" / "data" / "hub_stats_excerpt.parquet"
@@ -148,9 +148,6 @@ def test_hub_dump_rows_come_out_in_the_api_shape():
 
 
 def test_the_hub_dump_imports_as_huggingface_models(tmp_path):
-    pytest.importorskip("spiders.huggingface")
-    if "huggingface" not in IMPORTERS:  # wired in by one line there once the spider is on the branch
-        pytest.skip("no huggingface entry in crawler/dump_import.py IMPORTERS yet")
     db = tmp_path / "storewatch.db"
     ids = pq.read_table(EXCERPT, columns=["id"]).column("id").to_pylist()
 

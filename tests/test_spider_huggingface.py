@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from scrapy import Request
 
-from conftest import ROOT, cli_json, run_cli, snapshot_dir
+from conftest import cli_json, run_cli, snapshot_dir
 from crawler.backoff import asked_wait, backoff_delay
 from crawler.middlewares import StoreAuthMiddleware
 from crawler.replay_server import ReplayHandler
