@@ -18,7 +18,8 @@ the records are never all in memory.
 Day 2, relative to day 1: 60% of the models' download counters move, 2% change an element (a new commit:
 sha and lastModified; a tag; gating), 0.5% are new and 0.1% are gone. Day 3 is day 2 again, a day later.
 
-Printed per day: models/s end to end (process start to exit), peak RSS of the crawl process and of its replay
+Printed per day: models/s end to end (process start to exit) and per CPU second (user + system time of the
+crawl and its replay server, which a shared machine does not inflate), peak RSS of the crawl process and of its replay
 server, version rows and metric rows written (metric rows only once a table named like `metric` exists),
 database growth (SQLite file size after a checkpoint; PostgreSQL: the sum of pg_total_relation_size over the
 schema's tables). Then the `diff` time between day 1 and day 2, and the time and peak RSS of `models
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -218,6 +220,7 @@ def descendants(pid: int) -> list[int]:
 @dataclass
 class Measured:
     seconds: float
+    cpu_seconds: float  # user + system time of the command and its replay server: the machine may be shared
     crawl_rss: int  # peak RSS of the command's process
     server_rss: int  # peak RSS of its replay server child (0: none)
     output: str
@@ -227,7 +230,7 @@ def run_measured(arguments: list[str], stdout=subprocess.PIPE) -> Measured:
     """Run `storewatch ARGUMENTS`, sampling the peak RSS of it and of its replay server every 50 ms."""
     command = [sys.executable, "-m", "crawler.cli", *arguments]
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_of_children()
     process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=stdout, stderr=subprocess.PIPE, text=True)
     crawl_rss, server_rss = 0, 0
     while process.poll() is None:
@@ -239,7 +242,12 @@ def run_measured(arguments: list[str], stdout=subprocess.PIPE) -> Measured:
     output, errors = process.communicate()
     if process.returncode != 0:
         raise SystemExit(f"storewatch {' '.join(arguments)} exited with {process.returncode}:\n{errors[-3000:]}")
-    return Measured(seconds, crawl_rss, server_rss, output or "")
+    return Measured(seconds, cpu_of_children() - cpu_before, crawl_rss, server_rss, output or "")
+
+
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class Database:
@@ -335,7 +343,8 @@ def main() -> None:
             growth = after[0] - before[0]
             first_size = first_size or after[0]
             print(
-                f"day {number}: {models:,} models in {run.seconds:.1f} s = {models / run.seconds:,.0f} models/s; "
+                f"day {number}: {models:,} models in {run.seconds:.1f} s = {models / run.seconds:,.0f} models/s "
+                f"({run.cpu_seconds:.1f} s CPU = {models / run.cpu_seconds:,.0f} models per CPU second); "
                 f"peak RSS crawl {megabytes(run.crawl_rss)}, replay server {megabytes(run.server_rss)}; "
                 f"{after[1] - before[1]:,} version rows, {after[2] - before[2]:,} metric rows; "
                 f"database +{megabytes(growth)} ({100 * growth / first_size:.1f}% of day 1's {megabytes(first_size)})",
@@ -343,11 +352,11 @@ def main() -> None:
             )
             print(f"    {run.output.strip()}", flush=True)
         diff = run_measured(["diff", "huggingface", "--from", "run:1", "--to", "run:2", "--format", "json", "--db", database.url], stdout=subprocess.DEVNULL)
-        print(f"diff day 1 -> day 2: {diff.seconds:.2f} s, peak RSS {megabytes(diff.crawl_rss)}")
+        print(f"diff day 1 -> day 2: {diff.seconds:.2f} s ({diff.cpu_seconds:.2f} s CPU), peak RSS {megabytes(diff.crawl_rss)}")
         help_text = run_measured(["models", "--help"]).output
         output_format = "jsonl" if "jsonl" in help_text else "csv"
         listing = run_measured(["models", "huggingface", "--format", output_format, "--db", database.url], stdout=subprocess.DEVNULL)
-        print(f"models --format {output_format}: {listing.seconds:.1f} s, peak RSS {megabytes(listing.crawl_rss)}")
+        print(f"models --format {output_format}: {listing.seconds:.1f} s ({listing.cpu_seconds:.1f} s CPU), peak RSS {megabytes(listing.crawl_rss)}")
     finally:
         database.drop()
         if not args.keep and args.dir is None:
