@@ -518,7 +518,9 @@ class SnapshotWriter:
             .outerjoin(latest_metrics, latest)
             .where(latest_metrics.c.value.is_(None) | (latest_metrics.c.value != STAGED_COUNTERS.c.value))
         )
-        recorded = connection.execute(insert(metrics).from_select(["model_pk", "metric", "run_id", "value"], moved)).rowcount
+        connection.execute(insert(metrics).from_select(["model_pk", "metric", "run_id", "value"], moved))
+        # Counted, not taken from the INSERT's rowcount: PostgreSQL's driver gives none for INSERT ... SELECT.
+        recorded = connection.execute(select(func.count()).select_from(metrics).where(metrics.c.run_id == self.run_id)).scalar_one()
         if recorded:
             this_run = select(metrics.c.model_pk, metrics.c.metric).where(metrics.c.run_id == self.run_id)
             connection.execute(latest_metrics.delete().where(tuple_(latest_metrics.c.model_pk, latest_metrics.c.metric).in_(this_run)))
