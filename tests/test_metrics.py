@@ -7,12 +7,13 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import func, select
 
-from conftest import cli_json, run_cli
+from conftest import cli_json, run_cli, snapshot_dir
 from storage import queries
 from storage.diff import diff_store
 from storage.errors import StorewatchError
 from storage.metrics import metric_series, top_movers
-from storage.models import ModelMetric, ModelVersion
+from storage.db import open_database
+from storage.models import ModelMetric, ModelVersion, model_key
 from storage.writer import SnapshotWriter
 
 
@@ -120,8 +121,6 @@ def test_top_movers_rank_by_absolute_or_relative_increase(engine):
 
 
 def test_metrics_command_prints_the_series_and_refuses_an_unknown_model(db_url):
-    from storage.db import open_database
-
     engine = open_database(db_url)
     try:
         writer = SnapshotWriter(engine, "modeldepot", day("2024-01-01"), "modeldepot/1")
@@ -148,3 +147,78 @@ def test_metrics_command_prints_the_series_and_refuses_an_unknown_model(db_url):
         result = run_cli(*args, db=db_url, check=False)
         assert result.returncode != 0 and "Traceback" not in result.stderr
         assert result.stderr.strip().splitlines() == [result.stderr.strip()] and message in result.stderr
+
+
+# -- the migration: counters out of the versions recorded before 0006 ------------------------------------------
+
+
+def old_aws_record(date: str, product_id: str):
+    """A listing as the AWS Marketplace spider recorded it before 0006: the counters inside the record."""
+    from crawler.pipelines import normalise_record
+    from spiders.aws_marketplace import extract_listing, listing_queries, page_context
+
+    context = page_context((snapshot_dir("aws_marketplace", date) / "aws.amazon.com/marketplace/pp" / product_id).read_text())
+    new = normalise_record(extract_listing(product_id, context))
+    reviews = listing_queries(context).get("Reviews") or {}
+    count = reviews.get("TotalReviews")
+    elements = {key: value for key, value in new.elements.items() if key != "rating"}
+    if count is not None:
+        elements["rating"] = {"average": float(reviews["AverageCustomerRating"]) if count else None, "count": int(count)}
+    raw = {**new.raw, "reviews": {key: reviews.get(key) for key in ("ProviderSummaries", "SyndicatedReviews", "ExternalReviewsCount")}}
+    return elements, raw, new
+
+
+def test_the_migration_moves_counters_out_of_versions_and_merges_what_becomes_identical(db_url):
+    from sqlalchemy import create_engine, insert
+
+    from storage.db import upgrade_to
+    from storage.models import CrawlRun, Model
+    from storage.writer import canonical_json, record_hash
+
+    old = create_engine(db_url)
+    upgrade_to(old, "0005")
+    runs, models, versions = CrawlRun.__table__, Model.__table__, ModelVersion.__table__
+    icnet = [({"name": "ICNet", "popularity": 21, "framework": "TF 1.4"}, "added", []),
+             ({"name": "ICNet", "popularity": 34, "framework": "TF 1.4"}, "changed", ["popularity"]),  # stars only
+             ({"name": "ICNet", "popularity": 34, "framework": "TF 1.12"}, "changed", ["framework"])]
+    aws = [old_aws_record(date, "prodview-r4y8ne2kv6dzq") for date in ("2025-09-01", "2026-08-20")]
+    dates = ["2018-06-15", "2019-03-20", "2020-01-10"]
+    with old.begin() as connection:
+        for run_id, (store, when) in enumerate([("modeldepot", d) for d in dates] + [("aws_marketplace", "2025-09-01"), ("aws_marketplace", "2026-08-20")], 1):
+            connection.execute(insert(runs).values(
+                id=run_id, store=store, observed_at=day(when), started_at=day(when), status="complete", models_seen=1,
+                added=int(run_id in (1, 4)), changed=int(run_id not in (1, 4)), removed=0, returned=0, errors=0, spider_version="x",
+            ))
+        connection.execute(insert(models).values(id=1, store="modeldepot", model_id="hellochick/icnet", model_key=model_key("hellochick/icnet")))
+        connection.execute(insert(models).values(id=2, store="aws_marketplace", model_id="prodview-r4y8ne2kv6dzq", model_key=model_key("prodview-r4y8ne2kv6dzq")))
+        captures = ["20180615", "20180615", "20200110"]  # the first two days read one capture of the page
+        history = [(1, run, dates[run - 1], elements, {"capture": captures[run - 1]}, change, changed) for run, (elements, change, changed) in enumerate(icnet, 1)]
+        history += [(2, run, when, elements, raw, change, ["rating"] if change == "changed" else [])
+                    for run, when, (elements, raw, _), change in ((4, "2025-09-01", aws[0], "added"), (5, "2026-08-20", aws[1], "changed"))]
+        for index, (model_pk, run, when, elements, raw, change, changed) in enumerate(history):
+            following = history[index + 1] if index + 1 < len(history) and history[index + 1][0] == model_pk else None
+            connection.execute(insert(versions).values(
+                model_pk=model_pk, valid_from=day(when), valid_to=day(following[2]) if following else None, opened_by_run=run,
+                closed_by_run=following[1] if following else None, change=change, changed_elements=changed,
+                content_hash=record_hash(canonical_json(elements), canonical_json(raw)), elements=elements, raw=raw,
+            ))
+    old.dispose()
+    engine = open_database(db_url)  # upgrades on first use
+    try:
+        icnet_history = queries.model_history(engine, "modeldepot", "hellochick/icnet")
+        assert [(v["valid_from"][:10], v["valid_to"] and v["valid_to"][:10], v["change"], list(v["changes"])) for v in icnet_history] == [
+            ("2018-06-15", "2020-01-10", "added", []), ("2020-01-10", None, "changed", ["framework"]),
+        ]
+        assert icnet_history[0]["elements"]["popularity"] == ["stars"]
+        assert [(m["observed_at"][:10], m["value"]) for m in metric_series(engine, "modeldepot", "hellochick/icnet")] == [("2018-06-15", 21), ("2019-03-20", 34)]
+        assert [run["changed"] for run in queries.list_runs(engine, "modeldepot")] == [0, 0, 1]
+        # The real listing's reviews moved and nothing else: one version, as the spider records it now.
+        new = aws[1][2]
+        listing = queries.model_history(engine, "aws_marketplace", "prodview-r4y8ne2kv6dzq")
+        assert len(listing) == 1 and listing[0]["elements"] == new.elements
+        assert listing[0]["content_hash"] == record_hash(canonical_json(new.elements), canonical_json(new.raw))
+        reviews = metric_series(engine, "aws_marketplace", "prodview-r4y8ne2kv6dzq", "reviews")
+        assert [(m["value"], m["change"]) for m in reviews] == [(35, None), (41, 6)]
+        assert diff_store(engine, "aws_marketplace", day("2025-09-01"), day("2026-08-20")).changed == []
+    finally:
+        engine.dispose()
