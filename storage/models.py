@@ -185,7 +185,8 @@ class ModelMetric(Base):
     """
 
     __tablename__ = "model_metrics"
-    __table_args__ = (Index(None, "run_id", "metric"),)
+    # SQLite: rows kept in their primary key's order only (no rowid table beside it), a third less to store.
+    __table_args__ = (Index(None, "run_id", "metric"), {"sqlite_with_rowid": False})
 
     model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True, doc="The model (models.id)")
     metric: Mapped[str] = mapped_column(String(64), primary_key=True, doc="The counter's name (the store table lists each store's)")
@@ -197,6 +198,7 @@ class LatestMetric(Base):
     """Each model's latest value of each counter: what the writer compares a run's counters with, in one join."""
 
     __tablename__ = "latest_metrics"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True, doc="The model (models.id)")
     metric: Mapped[str] = mapped_column(String(64), primary_key=True, doc="The counter's name")

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['model_pk'], ['models.id'], name=op.f('fk_model_metrics_model_pk_models')),
         sa.ForeignKeyConstraint(['run_id'], ['crawl_runs.id'], name=op.f('fk_model_metrics_run_id_crawl_runs')),
         sa.PrimaryKeyConstraint('model_pk', 'metric', 'run_id', name=op.f('pk_model_metrics')),
+        sqlite_with_rowid=False,
     )
     op.create_index(op.f('ix_model_metrics_run_id_metric'), 'model_metrics', ['run_id', 'metric'], unique=False)
     op.create_table(
@@ -56,6 +57,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['model_pk'], ['models.id'], name=op.f('fk_latest_metrics_model_pk_models')),
         sa.ForeignKeyConstraint(['run_id'], ['crawl_runs.id'], name=op.f('fk_latest_metrics_run_id_crawl_runs')),
         sa.PrimaryKeyConstraint('model_pk', 'metric', name=op.f('pk_latest_metrics')),
+        sqlite_with_rowid=False,
     )
     connection = op.get_bind()
     for store, split in SPLITTERS.items():
