@@ -106,7 +106,7 @@ class ArchivePipeline:
                 writer.add_unreadable(checked.model_id)
                 errors.append(checked.reason)
             else:
-                writer.add(checked.model_id, checked.elements, checked.raw)
+                writer.add(checked.model_id, checked.elements, checked.raw, checked.counters)
         for model_id in item.unreadable:
             writer.add_unreadable(model_id)
         stats = kept_stats(self.crawler.stats.get_stats(), self.kept_stats)

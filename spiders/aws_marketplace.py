@@ -62,6 +62,17 @@ STORE = StoreConfig(
         "io_format", "pricing", "runtime", "access", "terms", "source_code", "support", "release_notes",
     ),
     required_elements=("name", "provider", "access"),
+    # Review counts and average ratings move with every review (the forecasting listing: 35 reviews, then 41):
+    # counters, not changes of the listing. The rating element names the ones shown, for coverage.
+    counters={
+        "reviews": "reviews on AWS Marketplace (TotalReviews)",
+        "rating": "their average rating, 1-5 (AverageCustomerRating)",
+        "external_reviews": "reviews syndicated from other sites (ExternalReviewsCount)",
+        "awsmp_reviews": "the AWSMP review summary's count",
+        "awsmp_rating": "the AWSMP review summary's average rating",
+        "g2_reviews": "reviews on G2 (syndicated)",
+        "g2_rating": "their average rating on G2",
+    },
     # The default 20 MB: the live sitemap is about 5 MB, so a warning comes when it doubles.
 )
 
@@ -181,7 +192,6 @@ def extract_listing(product_id: str, context: dict[str, Any]) -> ModelRecord | N
         "version": newest.get("fulfillmentOptionVersion"),
         "published_at": options[0].get("creationDate") if options else None,
         "updated_at": newest.get("creationDate"),
-        "rating": _rating(reviews.get("AverageCustomerRating"), reviews.get("TotalReviews")),
         "usage": without_none(
             {
                 "instructions": newest.get("usageInstructions"),
@@ -213,11 +223,48 @@ def extract_listing(product_id: str, context: dict[str, Any]) -> ModelRecord | N
         "highlights": overview.get("highlights"),
         "categories": overview.get("categories"),
         "fulfillment_options": [{key: value for key, value in option.items() if key != "usageInstructions"} for option in options],
-        "reviews": {key: reviews.get(key) for key in ("ProviderSummaries", "SyndicatedReviews", "ExternalReviewsCount")},
+        "reviews": review_sources(reviews),
         "offer_id": ((queries.get("Pricing") or {}).get("summary") or {}).get("offerId"),
         "pricing_authored": ((queries.get("Pricing") or {}).get("summary") or {}).get("authoredDate"),
     }
-    return ModelRecord(model_id=product_id, elements=without_none(elements) or {}, raw=without_none(raw) or {})
+    counters = review_counters(reviews)
+    elements["rating"] = sorted(counters) or None
+    return ModelRecord(model_id=product_id, elements=without_none(elements) or {}, raw=without_none(raw) or {}, counters=counters)
+
+
+def review_counters(reviews: dict[str, Any]) -> dict[str, int | float]:
+    """The counters of the embedded reviews data: the listing's own count and average, the syndicated count,
+    and each review summary's (AWSMP, G2...) count and average, named `<source>_reviews` / `<source>_rating`."""
+    counters = _count_and_average("", reviews.get("TotalReviews"), reviews.get("AverageCustomerRating"))
+    if reviews.get("ExternalReviewsCount") is not None:
+        counters["external_reviews"] = _number(reviews["ExternalReviewsCount"])
+    for summary in reviews.get("ProviderSummaries") or []:
+        counters |= _count_and_average(f"{str(summary.get('ProviderName', '')).lower()}_", summary.get("Count"), summary.get("AverageRating"))
+    for source, summary in (reviews.get("SyndicatedReviews") or {}).items():
+        counters |= _count_and_average(f"{source.lower()}_", summary.get("TotalReviews"), summary.get("AverageCustomerRating"))
+    return counters
+
+
+def _count_and_average(prefix: str, count: Any, average: Any) -> dict[str, int | float]:
+    """`<prefix>reviews` and `<prefix>rating`; without reviews there is no average (the page shows a 0 or none)."""
+    if count is None:
+        return {}
+    counters = {f"{prefix}reviews": _number(count)}
+    if counters[f"{prefix}reviews"] and average is not None:
+        counters[f"{prefix}rating"] = _number(average)
+    return counters
+
+
+def review_sources(reviews: dict[str, Any]) -> dict[str, Any] | None:
+    """Where the reviews come from (names and links), without the counts and averages `review_counters` keeps."""
+    providers = [without_none({"ProviderName": s.get("ProviderName"), "Url": s.get("Url")}) for s in reviews.get("ProviderSummaries") or []]
+    syndicated = {source: without_none({"ExternalUrl": s.get("ExternalUrl")}) for source, s in (reviews.get("SyndicatedReviews") or {}).items()}
+    return without_none({"ProviderSummaries": providers or None, "SyndicatedReviews": syndicated or None})
+
+
+def _number(value: Any) -> int | float:
+    number = float(value)
+    return int(number) if number.is_integer() else number
 
 
 def _pricing(terms: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -251,13 +298,6 @@ def _terms(terms: list[dict[str, Any]]) -> dict[str, Any] | None:
     documents = [doc for term in terms if term.get("termType") == "LegalTerm" for doc in term.get("documents") or []]
     refund = next((term.get("refundPolicy") for term in terms if term.get("termType") == "SupportTerm"), None)
     return without_none({"eula": [without_none({"type": d.get("type"), "url": d.get("url")}) for d in documents] or None, "refund_policy": refund})
-
-
-def _rating(average: Any, count: Any) -> dict[str, Any] | None:
-    if count is None:
-        return None
-    count = int(count)
-    return {"average": float(average) if count and average is not None else None, "count": count}
 
 
 def _instance_types(dimension_keys) -> list[str] | None:
@@ -312,7 +352,6 @@ def extract_rendered(product_id: str, html: str) -> ModelRecord | None:
         "keywords": [part.strip() for part in (field("categories") or "").split(",") if part.strip()] or None,
         "version": version,
         "updated_at": created,
-        "rating": _rating(rating.attrib.get("data-average"), rating.attrib.get("data-count")),
         "usage": without_none({"instructions": text_of(testid("usage-instructions"))}),
         "pricing": without_none({"currency": table.attrib.get("data-currency"), "rate_cards": cards or None}),
         "runtime": without_none({"instance_types": _instance_types(card.get("dimension") for card in cards)}),
@@ -332,7 +371,9 @@ def extract_rendered(product_id: str, html: str) -> ModelRecord | None:
         "highlights": testid("highlights").css("li::text").getall() or None,
         "rendered": True,
     }
-    return ModelRecord(model_id=product_id, elements=without_none(elements) or {}, raw=without_none(raw) or {})
+    counters = review_counters({"TotalReviews": rating.attrib.get("data-count"), "AverageCustomerRating": rating.attrib.get("data-average")})
+    elements["rating"] = sorted(counters) or None
+    return ModelRecord(model_id=product_id, elements=without_none(elements) or {}, raw=without_none(raw) or {}, counters=counters)
 
 
 # -- the spider ---------------------------------------------------------------------------------------------

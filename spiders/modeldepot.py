@@ -60,6 +60,9 @@ STORE = StoreConfig(
         "paper",
     ),
     required_elements=("name", "provider"),  # every browse card shows both
+    # A model's GitHub-style star count moved between captures (icnet: 21, then 34): a counter, not a change of
+    # the model. The popularity element names it (["stars"]) so that coverage still counts it as shown.
+    counters={"stars": "stars the model page (or its browse card) showed"},
 )
 
 
@@ -115,7 +118,7 @@ def browse_cards(html: str) -> dict[str, dict[str, Any]]:
                 "description": text_of(card.css(".model-card-description")),
                 "framework": text_of(card.css(".framework-badge")),
                 "task": text_of(card.css(".category-badge")),
-                "popularity": _stars(text_of(card.css(".star-count"))),
+                "stars": _stars(text_of(card.css(".star-count"))),
                 "href": card.css(".model-card-title::attr(href)").get(),
             }
         ) or {}
@@ -135,6 +138,7 @@ def extract_model(model_id: str, html: str, capture: Capture, card: dict[str, An
         return urljoin(SITE + "/", href) if href else None
 
     input_type, output_type = meta("input-type"), meta("output-type")
+    stars = _stars(text_of(page.css(".star-count"))) if page.css(".star-count") else card.get("stars")
     elements = {
         "name": text_of(page.css("h1.model-title")) or card.get("name"),
         "description": text_of(page.css("p.model-tagline")) or card.get("description"),
@@ -145,7 +149,7 @@ def extract_model(model_id: str, html: str, capture: Capture, card: dict[str, An
         "published_at": page.css("dd.added time::attr(datetime)").get(),
         "updated_at": page.css("dd.updated time::attr(datetime)").get(),
         "size": meta("model-size"),
-        "popularity": _stars(text_of(page.css(".star-count"))) if page.css(".star-count") else card.get("popularity"),
+        "popularity": ["stars"] if stars is not None else None,
         "demo": link("a.demo-link"),
         "usage": "\n".join(page.css("article.model-overview pre code::text").getall()) or None,
         "training_data": meta("dataset"),
@@ -160,13 +164,16 @@ def extract_model(model_id: str, html: str, capture: Capture, card: dict[str, An
         "capture": {"timestamp": capture.timestamp, "url": capture.original, "digest": capture.digest},
         "overview": [text for text in (" ".join(p.css("::text").getall()).strip() for p in page.css("article.model-overview p")) if text] or None,
     }
-    return ModelRecord(model_id, without_none(elements) or {}, without_none(raw) or {})
+    return ModelRecord(model_id, without_none(elements) or {}, without_none(raw) or {}, without_none({"stars": stars}) or {})
 
 
 def card_record(model_id: str, card: dict[str, Any], browse: Capture) -> ModelRecord:
     """A model known only from a browse card (its own page was never captured)."""
-    elements = {key: card[key] for key in ("name", "provider", "description", "framework", "task", "popularity") if key in card}
-    return ModelRecord(model_id, elements, {"capture": {"timestamp": browse.timestamp, "url": browse.original, "card_only": True}})
+    elements = {key: card[key] for key in ("name", "provider", "description", "framework", "task") if key in card}
+    counters = {"stars": card["stars"]} if "stars" in card else {}
+    if counters:
+        elements["popularity"] = ["stars"]
+    return ModelRecord(model_id, elements, {"capture": {"timestamp": browse.timestamp, "url": browse.original, "card_only": True}}, counters)
 
 
 def _stars(text: str | None) -> int | None:

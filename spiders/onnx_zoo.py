@@ -35,6 +35,7 @@ STORE = StoreConfig(
     elements=("name", "task", "input_domain", "keywords", "version", "size", "io_format", "framework", "access"),
     required_elements=("name", "version", "access"),  # onnx.hub reads model, opset_version and model_path
     max_page_bytes=8 * 1024 * 1024,  # the manifest is 321 KB for 184 models
+    # No counters: the manifest lists files, hashes and opsets, no download or usage counts.
 )
 
 

@@ -42,6 +42,8 @@ STORE = StoreConfig(
     ),
     required_elements=("name", "description", "provider", "keywords", "source_code"),
     max_page_bytes=2 * 1024 * 1024,  # pages and the tree are under 20 KB: a hundred times that
+    # No counters: a hub page's markdown shows no downloads, stars or ratings (its repository's GitHub stars are
+    # not read), so `counters` stays empty.
 )
 
 

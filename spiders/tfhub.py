@@ -51,6 +51,7 @@ STORE = StoreConfig(
     ),
     required_elements=("name", "description"),  # the handle, and the doc's first paragraph
     # The default 20 MB: GitHub cuts a recursive tree at 7 MB, the docs are under 20 KB.
+    # No counters: the docs repository holds no download or usage counts (tfhub.dev never published them there).
 )
 
 

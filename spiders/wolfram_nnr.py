@@ -49,6 +49,7 @@ STORE = StoreConfig(
         "paper", "release_notes",
     ),
     required_elements=("name", "description", "access"),
+    # No counters: a resource page shows no download, evaluation-count or rating figures.
 )
 
 LISTING_KEYS = ("Name", "ShortName", "UUID", "Description", "ReleaseDate", "LatestUpdate", "Version", "DocumentationLink")

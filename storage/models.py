@@ -7,7 +7,7 @@ from typing import Any
 
 import hashlib
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Double, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.timeutil import UTCDateTime
@@ -175,6 +175,35 @@ class HeldVersion(Base):
     content_hash: Mapped[str | None] = mapped_column(String(32), doc="The new record's hash (empty: a held removal)")
     elements: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="The new record's elements (JSON; empty: a held removal)")
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="The new record's raw part (JSON; empty: a held removal)")
+
+
+class ModelMetric(Base):
+    """A volatile counter of a model (downloads, likes, stars...) as one run saw it, recorded only when it moved.
+
+    The series of a counter is its rows in run order; a run that saw the same value wrote no row. Counters are
+    kept apart from versions so that a counter tick opens no version (StoreConfig.counters names them).
+    """
+
+    __tablename__ = "model_metrics"
+    # SQLite: rows kept in their primary key's order only (no rowid table beside it), a third less to store.
+    __table_args__ = (Index(None, "run_id", "metric"), {"sqlite_with_rowid": False})
+
+    model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True, doc="The model (models.id)")
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True, doc="The counter's name (the store table lists each store's)")
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), primary_key=True, doc="The run that saw this value")
+    value: Mapped[float] = mapped_column(Double, doc="The counter's value (a count, or a score such as the Hub's trending score)")
+
+
+class LatestMetric(Base):
+    """Each model's latest value of each counter: what the writer compares a run's counters with, in one join."""
+
+    __tablename__ = "latest_metrics"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    model_pk: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True, doc="The model (models.id)")
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True, doc="The counter's name")
+    value: Mapped[float] = mapped_column(Double, doc="Its latest recorded value")
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), doc="The run that recorded it")
 
 
 class LockHolder(Base):

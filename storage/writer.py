@@ -21,6 +21,14 @@ allows one open version per model and no interval that ends before it begins.
 A run that opens or closes versions also records the store's coverage after it (`store_coverage`): the
 previous counts of models and of models showing each element, plus the versions it opened, minus those it
 closed -- again work proportional to the changes. A run that changes nothing writes no coverage row.
+
+A store's volatile counters (downloads, likes, stars: StoreConfig.counters) never open a version: every
+recorded run (complete, suspect or partial; a failed one records nothing) writes a `model_metrics` row for each
+counter that moved or is new to its model, found by one join with `latest_metrics`.
+
+Memory stays flat whatever the store's size and the number of changes: duplicates are found through the staged
+table's key, the changed models are listed into a second temporary table and read back in chunks, and coverage
+is carried as counts of element keys, never as the records themselves.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import hashlib
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +46,7 @@ from sqlalchemy import (
     JSON,
     Column,
     Connection,
+    Double,
     Engine,
     Integer,
     MetaData,
@@ -51,6 +61,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    tuple_,
     type_coerce,
     update,
 )
@@ -58,7 +69,18 @@ from sqlalchemy import (
 from storage.errors import StorewatchError
 from storage.health import HealthPolicy, judge
 from storage.lock import DatabaseLock, acquire_store_lock, this_host
-from storage.models import RECORDED_STATUSES, Absence, CrawlRun, HeldVersion, Model, ModelVersion, StoreCoverage, model_key
+from storage.models import (
+    RECORDED_STATUSES,
+    Absence,
+    CrawlRun,
+    HeldVersion,
+    LatestMetric,
+    Model,
+    ModelMetric,
+    ModelVersion,
+    StoreCoverage,
+    model_key,
+)
 from storage.runs import close_unfinished_run, recover_abandoned_runs
 from storage.timeutil import isoformat, utcnow
 from storage.wording import plural
@@ -81,6 +103,27 @@ STAGED = Table(
     Column("element_keys", Text),
     prefixes=["TEMPORARY"],
 )
+STAGED_COUNTERS = Table(
+    "storewatch_staged_counters",
+    _staging_metadata,
+    Column("model_key", String(32), primary_key=True),
+    Column("metric", String(64), primary_key=True),
+    Column("value", Double),
+    prefixes=["TEMPORARY"],
+)
+# The staged models whose content differs from their open version (or that have none), numbered so that they
+# are read back in chunks: listed by one set-based statement, never held in Python all at once.
+CHANGED = Table(
+    "storewatch_changed_models",
+    _staging_metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("model_pk", Integer),
+    Column("model_key", String(32)),
+    Column("open_version", Integer),  # null: no open version, the model returns
+    prefixes=["TEMPORARY"],
+)
+TEMPORARY_TABLES = (STAGED, STAGED_COUNTERS, CHANGED)
+CHANGED_CHUNK = 2000  # changed models decoded and written at a time
 
 runs = CrawlRun.__table__
 models = Model.__table__
@@ -88,6 +131,8 @@ versions = ModelVersion.__table__
 coverage = StoreCoverage.__table__
 absences = Absence.__table__
 held = HeldVersion.__table__
+metrics = ModelMetric.__table__
+latest_metrics = LatestMetric.__table__
 
 
 def canonical_json(value: Any) -> str:
@@ -155,6 +200,7 @@ class RunSummary:
     returned: int = 0
     errors: int = 0
     absent: int = 0  # missing from this complete run, removal awaiting confirmation
+    metrics: int = 0  # counter values recorded (moved, or new to their model)
     error_summary: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -196,8 +242,10 @@ class SnapshotWriter:
         self.recovered: list[dict[str, Any]] = []  # runs of dead processes this writer closed at start
         self._own_lock = False
         self._connection = None
-        self._pending: list[dict[str, Any]] = []
-        self._seen: set[str] = set()
+        # Staged a chunk at a time; a model id is a duplicate when this chunk or the staged table holds it.
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._pending_counters: list[dict[str, Any]] = []
+        self.models_seen = 0
         self.unreadable = 0
         self.duplicates = 0
 
@@ -227,8 +275,9 @@ class SnapshotWriter:
                         host=this_host(),
                     )
                 ).inserted_primary_key[0]
-                self._connection.execute(text(f"DROP TABLE IF EXISTS {STAGED.name}"))  # left by a crashed run
-                STAGED.create(self._connection)
+                for table in TEMPORARY_TABLES:
+                    self._connection.execute(text(f"DROP TABLE IF EXISTS {table.name}"))  # left by a crashed run
+                    table.create(self._connection)
             self.lock.note_run(self.run_id)
         except BaseException:
             self.close()
@@ -236,29 +285,34 @@ class SnapshotWriter:
         return self.run_id
 
     def add(self, model_id: str, elements: dict[str, Any], raw: dict[str, Any], counters: dict[str, int | float] | None = None) -> None:
-        """Stage one model's record as seen in this run (`counters`: its volatile counters, kept apart)."""
-        if self._remember(model_id):
-            elements_json, raw_json = canonical_json(elements), capped_raw_json(canonical_json(raw), self.max_raw_bytes)
-            self._pending.append(
-                {
-                    "model_key": model_key(model_id),
-                    "model_id": model_id,
-                    "content_hash": record_hash(elements_json, raw_json),
-                    "elements": elements_json,
-                    "raw": raw_json,
-                    "element_keys": canonical_json(sorted(elements)),
-                }
-            )
-            self._flush_when_full()
+        """Stage one model's record as seen in this run (`counters`: its volatile counters, kept apart; a counter
+        the store did not show is None or missing)."""
+        key = model_key(model_id)
+        if key in self._pending:
+            self.duplicates += 1
+            return
+        elements_json, raw_json = canonical_json(elements), capped_raw_json(canonical_json(raw), self.max_raw_bytes)
+        self._pending[key] = {
+            "model_key": key,
+            "model_id": model_id,
+            "content_hash": record_hash(elements_json, raw_json),
+            "elements": elements_json,
+            "raw": raw_json,
+            "element_keys": canonical_json(sorted(elements)),
+        }
+        self._pending_counters += [
+            {"model_key": key, "metric": metric, "value": value} for metric, value in (counters or {}).items() if value is not None
+        ]
+        self._flush_when_full()
 
     def add_unreadable(self, model_id: str) -> None:
         """Stage a model the listing named but whose record could not be read: present, content unknown."""
-        if self._remember(model_id):
-            self.unreadable += 1
-            self._pending.append(
-                {"model_key": model_key(model_id), "model_id": model_id, "content_hash": None, "elements": None, "raw": None, "element_keys": None}
-            )
-            self._flush_when_full()
+        key = model_key(model_id)
+        if key in self._pending:
+            self.duplicates += 1
+            return
+        self._pending[key] = {"model_key": key, "model_id": model_id, "content_hash": None, "elements": None, "raw": None, "element_keys": None}
+        self._flush_when_full()
 
     def finish(
         self,
@@ -280,7 +334,7 @@ class SnapshotWriter:
             raise StorewatchError(f"{self.store}: the run was never started, so there is nothing to finish")
         try:
             self._flush()
-            summary = RunSummary(self.run_id, self.store, self.observed_at, status, models_seen=len(self._seen))
+            summary = RunSummary(self.run_id, self.store, self.observed_at, status, models_seen=self.models_seen)
             summary.errors = errors + self.duplicates
             notes = [error_summary] if error_summary else []
             if self.duplicates:
@@ -320,7 +374,8 @@ class SnapshotWriter:
                 )
                 if finished.rowcount != 1:
                     raise LostLock(f"{self.store}: run {self.run_id} was closed by another process while this crawl ran; nothing was recorded")
-                STAGED.drop(self._connection)
+                for table in TEMPORARY_TABLES:
+                    table.drop(self._connection)
         except LostLock as error:
             self.close()
             close_unfinished_run(self.engine, self.run_id, "failed", str(error))
@@ -339,22 +394,27 @@ class SnapshotWriter:
 
     # -- staging ------------------------------------------------------------------------------------------
 
-    def _remember(self, model_id: str) -> bool:
-        if model_id in self._seen:
-            self.duplicates += 1
-            return False
-        self._seen.add(model_id)
-        return True
-
     def _flush_when_full(self) -> None:
         if len(self._pending) >= self.batch_size:
             self._flush()
 
     def _flush(self) -> None:
-        if self._pending:
-            with self._connection.begin():
-                self._connection.execute(insert(STAGED), self._pending)
-            self._pending = []
+        """Stage the pending chunk; a model already staged by an earlier chunk is a duplicate (the first wins,
+        its counters with it)."""
+        if not self._pending:
+            return
+        with self._connection.begin():
+            already = set(self._connection.execute(select(STAGED.c.model_key).where(STAGED.c.model_key.in_(list(self._pending)))).scalars())
+            rows = [row for key, row in self._pending.items() if key not in already]
+            counters = [row for row in self._pending_counters if row["model_key"] not in already]
+            self.duplicates += len(already)
+            self.models_seen += len(rows)
+            self.unreadable += sum(row["content_hash"] is None for row in rows)
+            if rows:
+                self._connection.execute(insert(STAGED), rows)
+            if counters:
+                self._connection.execute(insert(STAGED_COUNTERS), counters)
+        self._pending, self._pending_counters = {}, []
 
     # -- judging ------------------------------------------------------------------------------------------
 
@@ -393,67 +453,128 @@ class SnapshotWriter:
         connection.execute(
             absences.delete().where(absences.c.model_pk.in_(select(models.c.id).select_from(STAGED).join(models, staged_model)))
         )
+        summary.metrics = self._record_metrics()
         opened_keys = self._add_new_models(summary, staged_model)
+        self._list_changed(staged_model)
 
-        earlier = versions.alias("earlier")
-        needing_version = connection.execute(
-            select(
-                models.c.id,
-                STAGED.c.content_hash,
-                STAGED.c.elements,
-                STAGED.c.raw,
-                versions.c.id.label("open_version"),
-                versions.c.elements.label("open_elements"),
-                exists().where(earlier.c.model_pk == models.c.id).label("seen_before"),
-            )
-            .select_from(STAGED)
-            .join(models, staged_model)
-            .outerjoin(versions, and_(versions.c.model_pk == models.c.id, versions.c.valid_to.is_(None)))
-            .where(
-                STAGED.c.content_hash.is_not(None),
-                (versions.c.id.is_(None)) | (versions.c.content_hash != STAGED.c.content_hash),
-            )
-        ).all()
-
-        new_rows, to_close, closed_elements, held_changes, deferred = [], [], [], [], 0
-        for row in needing_version:
-            if row.open_version is not None and status != "complete":
-                deferred += 1
-                if status == "suspect":  # kept for `storewatch accept`; a partial run's wait for the next run
-                    held_changes.append(
-                        {"run_id": self.run_id, "model_pk": row.id, "content_hash": row.content_hash, "elements": json.loads(row.elements), "raw": json.loads(row.raw)}
-                    )
-                continue
-            elements = json.loads(row.elements)
-            if row.open_version is not None:
-                kind, changed = "changed", changed_keys(row.open_elements, elements)
-                to_close.append(row.open_version)
-                closed_elements.append(row.open_elements)
-                summary.changed += 1
-            else:  # no open version, but an earlier one: models never seen got theirs above
-                kind, changed = "returned", self._changed_since_last(row.id, elements)
-                summary.returned += 1
-            opened_keys.update(elements.keys())
-            new_rows.append(self._version_row(row.id, kind, changed, row.content_hash, elements, json.loads(row.raw)))
-        self._close_versions(to_close, at=self.observed_at, by_run=self.run_id)
+        closed, closed_keys, held_changes, deferred = 0, Counter(), 0, 0
+        for chunk in self._changed_chunks():
+            new_rows, to_close, to_hold = [], [], []
+            for row in chunk:
+                if row.open_version is not None and status != "complete":
+                    deferred += 1
+                    if status == "suspect":  # kept for `storewatch accept`; a partial run's wait for the next run
+                        to_hold.append(
+                            {"run_id": self.run_id, "model_pk": row.model_pk, "content_hash": row.content_hash, "elements": json.loads(row.elements), "raw": json.loads(row.raw)}
+                        )
+                    continue
+                elements = json.loads(row.elements)
+                if row.open_version is not None:
+                    kind, changed = "changed", changed_keys(row.open_elements, elements)
+                    to_close.append(row.open_version)
+                    closed += 1
+                    closed_keys.update(row.open_elements.keys())
+                    summary.changed += 1
+                else:  # no open version, but an earlier one: models never seen got theirs above
+                    kind, changed = "returned", self._changed_since_last(row.model_pk, elements)
+                    summary.returned += 1
+                opened_keys.update(elements.keys())
+                new_rows.append(self._version_row(row.model_pk, kind, changed, row.content_hash, elements, json.loads(row.raw)))
+            self._close_versions(to_close, at=self.observed_at, by_run=self.run_id)
+            if new_rows:
+                connection.execute(insert(versions), new_rows)
+            if to_hold:
+                connection.execute(insert(held), to_hold)
+                held_changes += len(to_hold)
 
         notes = []
         if status == "complete":
-            closed_elements += self._remove_missing(summary)
+            removed, removed_keys = self._remove_missing(summary)
+            closed += removed
+            closed_keys += removed_keys
         elif status == "suspect":
-            held_removals = self._hold(held_changes)
+            held_removals = self._hold_missing()
             if held_changes or held_removals:
                 notes.append(
-                    f"held for `storewatch accept {self.run_id}`: {plural(held_removals, 'missing model')} and {plural(len(held_changes), 'changed model')}"
+                    f"held for `storewatch accept {self.run_id}`: {plural(held_removals, 'missing model')} and {plural(held_changes, 'changed model')}"
                 )
         elif deferred:
             notes.append(f"{plural(deferred, 'changed model')} left for the next complete run")
-        if new_rows:
-            connection.execute(insert(versions), new_rows)
-        opened = summary.added + len(new_rows)
-        if opened or closed_elements:
-            self._record_coverage(opened, opened_keys, closed_elements)
+        opened = summary.added + summary.changed + summary.returned
+        if opened or closed:
+            self._record_coverage(opened, opened_keys, closed, closed_keys)
         return notes
+
+    def _record_metrics(self) -> int:
+        """Record the staged counters that moved, or that their model never showed before, and make them the
+        models' latest values; returns how many were recorded."""
+        connection = self._connection
+        counter_model = and_(models.c.store == self.store, models.c.model_key == STAGED_COUNTERS.c.model_key)
+        latest = and_(latest_metrics.c.model_pk == models.c.id, latest_metrics.c.metric == STAGED_COUNTERS.c.metric)
+        moved = (
+            select(models.c.id, STAGED_COUNTERS.c.metric, literal(self.run_id, Integer), STAGED_COUNTERS.c.value)
+            .select_from(STAGED_COUNTERS)
+            .join(models, counter_model)
+            .outerjoin(latest_metrics, latest)
+            .where(latest_metrics.c.value.is_(None) | (latest_metrics.c.value != STAGED_COUNTERS.c.value))
+        )
+        connection.execute(insert(metrics).from_select(["model_pk", "metric", "run_id", "value"], moved))
+        # Counted, not taken from the INSERT's rowcount: PostgreSQL's driver gives none for INSERT ... SELECT.
+        recorded = connection.execute(select(func.count()).select_from(metrics).where(metrics.c.run_id == self.run_id)).scalar_one()
+        if recorded:
+            this_run = select(metrics.c.model_pk, metrics.c.metric).where(metrics.c.run_id == self.run_id)
+            connection.execute(latest_metrics.delete().where(tuple_(latest_metrics.c.model_pk, latest_metrics.c.metric).in_(this_run)))
+            connection.execute(
+                insert(latest_metrics).from_select(
+                    ["model_pk", "metric", "value", "run_id"],
+                    select(metrics.c.model_pk, metrics.c.metric, metrics.c.value, metrics.c.run_id).where(metrics.c.run_id == self.run_id),
+                )
+            )
+        return recorded
+
+    def _list_changed(self, staged_model) -> None:
+        """List the staged models whose content differs from their open version, or that have none (returns),
+        into CHANGED: one set-based statement, whatever the number."""
+        self._connection.execute(
+            insert(CHANGED).from_select(
+                ["model_pk", "model_key", "open_version"],
+                select(models.c.id, STAGED.c.model_key, versions.c.id)
+                .select_from(STAGED)
+                .join(models, staged_model)
+                .outerjoin(versions, and_(versions.c.model_pk == models.c.id, versions.c.valid_to.is_(None)))
+                .where(
+                    STAGED.c.content_hash.is_not(None),
+                    (versions.c.id.is_(None)) | (versions.c.content_hash != STAGED.c.content_hash),
+                )
+                .order_by(models.c.id),
+            )
+        )
+
+    def _changed_chunks(self) -> Iterator[list]:
+        """The changed models with their new record and open version, CHANGED_CHUNK at a time."""
+        last = 0
+        while True:
+            chunk = self._connection.execute(
+                select(
+                    CHANGED.c.seq,
+                    CHANGED.c.model_pk,
+                    CHANGED.c.open_version,
+                    STAGED.c.content_hash,
+                    STAGED.c.elements,
+                    STAGED.c.raw,
+                    versions.c.elements.label("open_elements"),
+                )
+                .select_from(CHANGED)
+                .join(STAGED, STAGED.c.model_key == CHANGED.c.model_key)
+                .outerjoin(versions, versions.c.id == CHANGED.c.open_version)
+                .where(CHANGED.c.seq > last)
+                .order_by(CHANGED.c.seq)
+                .limit(CHANGED_CHUNK)
+            ).all()
+            if not chunk:
+                return
+            yield chunk
+            last = chunk[-1].seq
 
     def _version_row(self, model_pk: int, kind: str, changed: list[str], content_hash: str, elements: dict, raw: dict) -> dict[str, Any]:
         return {
@@ -475,10 +596,11 @@ class SnapshotWriter:
             .where(models.c.store == self.store, versions.c.valid_to.is_(None), ~exists().where(STAGED.c.model_key == models.c.model_key))
         )
 
-    def _remove_missing(self, summary: RunSummary) -> list[dict[str, Any]]:
+    def _remove_missing(self, summary: RunSummary) -> tuple[int, Counter]:
         """Close the versions of models missing from this complete run -- at once, or once they have been missing
-        from `confirm_removals` complete runs in a row (as of the first). Returns the elements of the versions
-        closed as of this run (those closed as of an earlier run are accounted to that run)."""
+        from `confirm_removals` complete runs in a row (as of the first). Returns how many versions were closed
+        as of this run and how many of them showed each element (those closed as of an earlier run are
+        accounted to that run). The health gate bounds how many a complete run can remove."""
         connection, needed = self._connection, max(1, self.policy.confirm_removals)
         missing = self._missing().subquery()
         connection.execute(update(absences).where(absences.c.model_pk.in_(select(missing.c.model_pk))).values(runs=absences.c.runs + 1))
@@ -501,26 +623,28 @@ class SnapshotWriter:
         summary.absent = connection.execute(select(func.count()).select_from(store_absences).where(models.c.store == self.store)).scalar_one()
         return closed_now
 
-    def _close_removed(self, removed, summary: RunSummary) -> list[dict[str, Any]]:
+    def _close_removed(self, removed, summary: RunSummary) -> tuple[int, Counter]:
         """Close the versions of removed models, each as of the run it was first missing from (`first_run`,
         `first_at`); a removal dated at an earlier run is counted there and taken out of the coverage recorded
-        since. Returns the elements of the versions closed as of this run."""
-        closed_now = []
+        since. Returns how many were closed as of this run, and how many of them showed each element."""
+        closed_now, closed_keys = 0, Counter()
         by_first_run: dict[tuple[int, datetime], list] = {}
         for row in removed:
             by_first_run.setdefault((row.first_run, row.first_at), []).append(row)
         for (first_run, first_at), rows in by_first_run.items():
             self._close_versions([row.id for row in rows], at=first_at, by_run=first_run)
+            keys = element_key_counts(row.elements for row in rows)
             if first_run == self.run_id:
                 summary.removed += len(rows)
-                closed_now += [row.elements for row in rows]
+                closed_now += len(rows)
+                closed_keys += keys
             else:
                 self._connection.execute(update(runs).where(runs.c.id == first_run).values(removed=runs.c.removed + len(rows)))
-                self._backdate_coverage(first_run, first_at, [row.elements for row in rows])
+                self._backdate_coverage(first_run, first_at, len(rows), keys)
         pks = [row.model_pk for row in removed]
         for start in range(0, len(pks), 500):
             self._connection.execute(absences.delete().where(absences.c.model_pk.in_(pks[start : start + 500])))
-        return closed_now
+        return closed_now, closed_keys
 
     def accept(self, run: dict[str, Any]) -> RunSummary:
         """Apply what suspect run `run` held, as of that run (see `accept_run`)."""
@@ -550,8 +674,9 @@ class SnapshotWriter:
                 ).all()
                 changed = [row for row in rows if row.content_hash is not None and row.content_hash != row.open_hash]
                 self._close_versions([row.id for row in changed], at=self.observed_at, by_run=self.run_id)
-                closed = [row.elements for row in changed] + self._close_removed([row for row in rows if row.content_hash is None], summary)
-                opened_keys = Counter(key for row in changed for key in row.new_elements)
+                removed, removed_keys = self._close_removed([row for row in rows if row.content_hash is None], summary)
+                closed, closed_keys = len(changed) + removed, element_key_counts(row.elements for row in changed) + removed_keys
+                opened_keys = element_key_counts(row.new_elements for row in changed)
                 if changed:
                     self._connection.execute(
                         insert(versions),
@@ -559,7 +684,7 @@ class SnapshotWriter:
                     )
                 summary.changed = len(changed)
                 if changed or closed:
-                    self._record_coverage(len(changed), opened_keys, closed)
+                    self._record_coverage(len(changed), opened_keys, closed, closed_keys)
                 self._connection.execute(held.delete().where(held.c.run_id == self.run_id))
                 summary.error_summary = f"accepted {isoformat(utcnow())}; " + (run["error_summary"] or "")
                 self._connection.execute(
@@ -571,11 +696,10 @@ class SnapshotWriter:
             self.close()
         return summary
 
-    def _hold(self, held_changes: list[dict[str, Any]]) -> int:
-        """Keep a suspect run's changes and missing models for `storewatch accept`; returns how many were missing."""
+    def _hold_missing(self) -> int:
+        """Keep a suspect run's missing models for `storewatch accept` (its changes are held as they are read);
+        returns how many were missing."""
         connection = self._connection
-        if held_changes:
-            connection.execute(insert(held), held_changes)
         missing = self._missing().subquery()
         connection.execute(insert(held).from_select(["run_id", "model_pk"], select(literal(self.run_id, Integer), missing.c.model_pk)))
         return connection.execute(select(func.count()).where(held.c.run_id == self.run_id, held.c.content_hash.is_(None))).scalar_one()
@@ -617,7 +741,7 @@ class SnapshotWriter:
             )
         return opened_keys
 
-    def _record_coverage(self, opened: int, opened_keys: Counter, closed: list[dict[str, Any]]) -> None:
+    def _record_coverage(self, opened: int, opened_keys: Counter, closed: int, closed_keys: Counter) -> None:
         """The store's coverage after this run: its row so far (or the previous run's), plus the versions
         opened, minus those closed."""
         own = self._connection.execute(select(coverage.c.models, coverage.c.elements).where(coverage.c.run_id == self.run_id)).first()
@@ -630,10 +754,9 @@ class SnapshotWriter:
         ).first()
         models_count, counts = (previous.models, Counter(previous.elements)) if previous else (0, Counter())
         counts.update(opened_keys)
-        for elements in closed:
-            counts.subtract(elements.keys())
+        counts.subtract(closed_keys)
         values = {
-            "models": models_count + opened - len(closed),
+            "models": models_count + opened - closed,
             "elements": {key: count for key, count in sorted(counts.items()) if count > 0},
         }
         if own:
@@ -641,7 +764,7 @@ class SnapshotWriter:
         else:
             self._connection.execute(insert(coverage).values(run_id=self.run_id, **values))
 
-    def _backdate_coverage(self, first_run: int, first_at: datetime, closed: list[dict[str, Any]]) -> None:
+    def _backdate_coverage(self, first_run: int, first_at: datetime, closed: int, closed_keys: Counter) -> None:
         """Removals confirmed now but dated at run `first_run`: subtract them from the coverage the store
         recorded from that run on (giving that run a row if it had none)."""
         store_rows = select(coverage.c.run_id, coverage.c.models, coverage.c.elements, runs.c.observed_at).join(runs, runs.c.id == coverage.c.run_id).where(
@@ -657,12 +780,11 @@ class SnapshotWriter:
             later = self._connection.execute(store_rows.where(at_or_after)).all()
         for row in later:
             counts = Counter(row.elements)
-            for elements in closed:
-                counts.subtract(elements.keys())
+            counts.subtract(closed_keys)
             self._connection.execute(
                 update(coverage)
                 .where(coverage.c.run_id == row.run_id)
-                .values(models=row.models - len(closed), elements={key: n for key, n in sorted(counts.items()) if n > 0})
+                .values(models=row.models - closed, elements={key: n for key, n in sorted(counts.items()) if n > 0})
             )
 
     def _close_versions(self, version_ids: list[int], *, at: datetime, by_run: int) -> None:
@@ -678,6 +800,14 @@ class SnapshotWriter:
             .limit(1)
         ).scalar_one()
         return changed_keys(last, elements)
+
+
+def element_key_counts(records) -> Counter:
+    """How many of `records` (element dicts) show each element key."""
+    counts: Counter = Counter()
+    for elements in records:
+        counts.update(elements.keys())
+    return counts
 
 
 class LostLock(StorewatchError):

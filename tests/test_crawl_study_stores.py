@@ -67,12 +67,12 @@ def test_aws_marketplace_renders_the_script_only_page_in_chromium_and_differs_as
     found = diff(db, "aws_marketplace", "2025-09-01", "2026-08-20")
     assert found["added"] == ["prodview-m9ga5sk2ud7wx"] and found["removed"] == ["prodview-t5c9hm3wa7jgv"]
     changed = changed_elements(found)
-    assert set(changed) == {
-        "prodview-p8d2rj5nfy6sc", "prodview-b6wz4mtq9hr2e", "prodview-f2n7xk4ds8qlu", "prodview-r4y8ne2kv6dzq", "prodview-j7x3wq9lb5tmc",
-    }
+    assert set(changed) == {"prodview-p8d2rj5nfy6sc", "prodview-b6wz4mtq9hr2e", "prodview-f2n7xk4ds8qlu", "prodview-j7x3wq9lb5tmc"}
     assert changed["prodview-p8d2rj5nfy6sc"] == {"pricing"}
     assert changed["prodview-f2n7xk4ds8qlu"] == {"terms"}
-    assert changed["prodview-r4y8ne2kv6dzq"] == {"rating"}
+    # The forecasting listing only gained reviews: counters moved, the listing did not change.
+    reviews = cli_json("metrics", "aws_marketplace", "prodview-r4y8ne2kv6dzq", "--metric", "reviews", db=db)
+    assert [(row["observed_at"][:10], row["value"]) for row in reviews] == [("2025-09-01", 35), ("2026-08-20", 41)]
     assert {"version", "release_notes", "pricing", "runtime"} <= changed["prodview-b6wz4mtq9hr2e"]
     assert {"version", "release_notes", "updated_at"} <= changed["prodview-j7x3wq9lb5tmc"]
 
@@ -90,7 +90,8 @@ def test_modeldepot_crawl_records_each_capture_day_as_a_run(tmp_path):
     found = diff(db, "modeldepot", "2018-06-15", "2020-01-10")
     assert sorted(found["added"]) == ["hellochick/icnet", "timosaemann/enet"] and found["removed"] == ["mikeshi/delf"]
     as_of = {m["model_id"]: m for m in cli_json("models", "modeldepot", "--as-of", "2019-12-31", db=db)}
-    assert "mikeshi/delf" in as_of and as_of["afowler/sentiment-neuron"]["popularity"] == 57
+    assert "mikeshi/delf" in as_of and as_of["afowler/sentiment-neuron"]["popularity"] == ["stars"]
+    assert cli_json("metrics", "modeldepot", "afowler/sentiment-neuron", "--metric", "stars", db=db)[-1]["value"] == 57
     icnet = cli_json("history", "modeldepot", "hellochick/icnet", db=db)
     assert [v["valid_from"][:10] for v in icnet] == ["2019-03-20", "2020-01-10"]
     assert icnet[1]["changes"]["framework"] == {"old": "TensorFlow 1.4", "new": "TensorFlow 1.12"}
@@ -232,7 +233,7 @@ def test_backfill_a_store_whose_pages_need_a_browser(tmp_path):
         ("2025-09-01T12:00:00Z", "complete", 7, 0),
         ("2026-08-20T12:00:00Z", "complete", 7, 0),
     ]
-    assert (runs[1]["added"], runs[1]["changed"], runs[1]["removed"]) == (1, 5, 1)
+    assert (runs[1]["added"], runs[1]["changed"], runs[1]["removed"]) == (1, 4, 1)  # the listing that only gained reviews is no change
     # the script-only page was rendered once per capture day, each time in a context of its own
     assert runs[0]["stats"]["playwright/page_count"] == 2 and runs[0]["stats"]["storewatch/rendered_pages"] == 2
     clinical = cli_json("history", "aws_marketplace", "prodview-j7x3wq9lb5tmc", db=db)

@@ -57,15 +57,18 @@ def test_sagemaker_algorithm_listing_maps_onto_elements():
     }
     assert automl["access"]["delivery"] == ["SageMaker Algorithm"]
     assert automl["io_format"] == ["text/csv"]
-    assert automl["rating"] == {"average": None, "count": 0}
+    assert automl["rating"] == ["awsmp_reviews", "external_reviews", "reviews"]  # no reviews yet: counts of 0, no average
     for absent in ("task", "license", "framework", "size"):
         assert absent not in automl
 
 
 def test_reviews_trial_and_refund_policy():
     forecasting = record("2026-08-20", "prodview-r4y8ne2kv6dzq")
-    assert forecasting.elements["rating"] == {"average": 4.5, "count": 41}
-    assert forecasting.raw["reviews"]["SyndicatedReviews"]["G2"]["TotalReviews"] == 15
+    assert forecasting.counters == {
+        "reviews": 41, "rating": 4.5, "external_reviews": 15, "awsmp_reviews": 41, "awsmp_rating": 4.4, "g2_reviews": 15, "g2_rating": 4.5,
+    }
+    assert forecasting.elements["rating"] == sorted(forecasting.counters)
+    assert forecasting.raw["reviews"]["SyndicatedReviews"] == {"G2": {"ExternalUrl": "https://www.g2.com/products/prodview-r4y8ne2kv6dzq/reviews"}}
     llm = record("2026-08-20", "prodview-m9ga5sk2ud7wx").elements
     assert llm["pricing"]["free_trial"] == "P30D"
     assert llm["terms"]["refund_policy"] == "No refunds after the free trial."

@@ -73,7 +73,7 @@ def test_browse_capture_lists_the_days_models():
     browse = browse_captures(all_captures())
     cards = browse_cards(captured(browse[1]))
     assert sorted(cards) == ["afowler/sentiment-neuron", "hellochick/icnet", "mikeshi/delf", "timosaemann/enet"]
-    assert cards["hellochick/icnet"]["popularity"] == 21
+    assert cards["hellochick/icnet"]["stars"] == 21
     assert sorted(browse_cards(captured(browse[2]))) == ["afowler/sentiment-neuron", "hellochick/icnet", "timosaemann/enet"]
 
 
@@ -81,7 +81,8 @@ def test_overview_capture_maps_onto_elements():
     pages = model_captures(all_captures())
     old, new = (extract_model("hellochick/icnet", captured(c), c) for c in pages["hellochick/icnet"])
     assert old.elements["framework"] == "TensorFlow 1.4" and new.elements["framework"] == "TensorFlow 1.12"
-    assert (old.elements["popularity"], new.elements["popularity"]) == (21, 34)
+    assert (old.counters, new.counters) == ({"stars": 21}, {"stars": 34})  # a counter: kept apart from the record
+    assert old.elements["popularity"] == new.elements["popularity"] == ["stars"]
     assert old.elements["demo"] == "https://modeldepot.io/hellochick/icnet/demo" and "demo" not in new.elements
     assert old.elements["paper"] == "https://arxiv.org/abs/1704.08545"
     assert new.raw["capture"]["digest"] == "CNFXRFI5FLVZGOPJLX5LMDYNID5UCAWE"

@@ -1,4 +1,4 @@
-"""Commands that read history: `runs`, `models`, `history`, `stores`."""
+"""Commands that read history: `runs`, `models`, `history`, `metrics`, `stores`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from crawler.cli.common import (
 )
 from crawler.elements import ELEMENTS
 from crawler.stores import check_store, known_stores
+from storage import metrics as counters
 from storage import queries
 from storage.coverage import coverage_at
 from storage.models import RUN_STATUSES
@@ -37,6 +38,7 @@ RUN_COLUMNS = ["id", "store", "observed_at", "status", "models_seen", "added", "
 RunStatus = Enum("RunStatus", {status: status for status in RUN_STATUSES}, type=str)  # choices for --status
 MODEL_COLUMNS = ["name", "provider", "version", "task", "license"]
 HISTORY_FIELDS = ["valid_from", "valid_to", "change", "ended_by", "changes", "content_hash"]
+METRIC_FIELDS = ["metric", "observed_at", "run_id", "value", "change"]
 
 
 def runs(
@@ -116,13 +118,17 @@ def history(
 ) -> None:
     """Show every version of one model: when it held, how it began and ended, and each element that changed.
 
+    The store's counters (downloads, likes...) never open a version: the text output lists their moves in a
+    table of their own; `storewatch metrics` prints them in every format.
+
     Example:
 
     \b
         storewatch history pytorch_hub pytorch_vision_resnet
     """
     check_store(store)
-    versions = queries.model_history(database(db), store, model_id)
+    engine = database(db)
+    versions = queries.model_history(engine, store, model_id)
     if format != "text":
         # CSV: a row per version, its changes as JSON and a column per element (as `models` has)
         rows = [{**version, **version["elements"]} for version in versions]
@@ -143,6 +149,51 @@ def history(
         for version in versions
     ]
     print_table(rows, ["from", "to", "began", "ended", "what changed"], title=f"{store} / {model_id}")
+    moves = counters.metric_series(engine, store, model_id)
+    if moves:
+        print_table(metric_rows(moves), METRIC_COLUMNS, title=f"{store} / {model_id}: counters (recorded when they moved)")
+
+
+METRIC_COLUMNS = ["metric", "observed", "value", "change"]
+
+
+def metric_rows(series: list[dict]) -> list[dict]:
+    """A counter series as table rows: the instant as a date when it falls at midnight, the change signed."""
+    return [
+        {
+            "metric": row["metric"],
+            "observed": short_instant(row["observed_at"]),
+            "value": row["value"],
+            "change": "" if row["change"] is None else f"{row['change']:+}",
+        }
+        for row in series
+    ]
+
+
+def metrics(
+    store: Annotated[str, typer.Argument(help="Store (see `storewatch stores`)")],
+    model_id: Annotated[str, typer.Argument(help="The model's id in that store (see `storewatch models STORE`)")],
+    metric: Annotated[str | None, typer.Option("--metric", help="Only this counter (downloads, likes...; see the store table)")] = None,
+    format: Annotated[str, format_option("text", "json", "csv")] = "text",
+    db: DbOption = None,
+) -> None:
+    """Show the series of one model's counters (downloads, likes, stars...): a value each time one moved.
+
+    A counter is recorded only when a run saw it move, so each value holds until the next row.
+
+    Example:
+
+    \b
+        storewatch metrics modeldepot hellochick/icnet --metric stars --format csv
+    """
+    check_store(store)
+    series = counters.metric_series(database(db), store, model_id, metric)
+    if format != "text":
+        print_rows(format, series, METRIC_FIELDS)
+        return
+    print_table(metric_rows(series), METRIC_COLUMNS, title=f"{store} / {model_id}: counters")
+    if not series:
+        print_line(f"no counters recorded for {model_id} (see the store table for the counters {store} shows)", console=stderr)
 
 
 def element_columns(records) -> list[str]:
