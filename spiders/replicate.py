@@ -85,7 +85,7 @@ def extract_record(api_record: dict[str, Any]) -> ModelRecord:
         "published_at": api_record.get("created_at"),  # the model object carries it from 2024 on
         "updated_at": version.get("created_at"),  # a model changes by publishing a version
         "demo": _example(example),
-        "popularity": {"counters": sorted(counters)} if counters else None,
+        "popularity": sorted(counters) or None,  # the counters shown, as every store names them
         "io_format": io_format(version.get("openapi_schema")),
         "runtime": {"cog_version": version["cog_version"]} if version.get("cog_version") else None,
         "access": _without_none({"visibility": api_record.get("visibility"), "weights_url": api_record.get("weights_url")}),

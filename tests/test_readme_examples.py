@@ -164,7 +164,7 @@ def test_the_demo_prints_the_lines_the_quick_start_shows(demo):
     text = README.read_text()
     sample = text[text.index("printing one\nline per store and date") :].split("```", 2)[1].strip().splitlines()
     printed = demo[1].splitlines()
-    assert printed[0].startswith("replaying 40 snapshots of 7 stores through the scheduler")
+    assert printed[0].startswith("replaying 43 snapshots of 8 stores through the scheduler")
     assert [line for line in printed if line in sample] == sample  # every one of them, oldest first
 
 

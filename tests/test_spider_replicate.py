@@ -59,7 +59,7 @@ def test_model_object_maps_onto_elements():
     assert elements["license"] == api_record["license_url"]
     assert elements["access"] == {"visibility": "public"}  # weights_url is null
     assert elements["runtime"] == {"cog_version": version["cog_version"]}
-    assert elements["popularity"] == {"counters": ["run_count"]}
+    assert elements["popularity"] == ["run_count"]
     schemas = version["openapi_schema"]["components"]["schemas"]
     assert elements["io_format"]["input"] == schemas["Input"] and elements["io_format"]["output"] == schemas["Output"]
     assert set(elements["io_format"]["definitions"]) == {"refine", "scheduler"}  # the enums Input refers to
