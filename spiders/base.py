@@ -44,6 +44,9 @@ class StoreConfig:
     # The store's volatile counters, recorded as metrics (model, run, metric, value) when they move, never as
     # versions: metric name -> what it counts, as the store table documents it.
     counters: dict[str, str] = field(default_factory=dict)
+    # A host that answers "too many requests" (429/503, with RateLimit or Retry-After): the whole crawl pauses
+    # and asks again (crawler/backoff.py).
+    backs_off: bool = False
 
     def missing_token(self, environ: Mapping[str, str] = os.environ) -> str | None:
         """Why a live crawl of this store cannot start -- the token it requires is not set; None when it can."""
@@ -75,6 +78,9 @@ class StoreSpider(scrapy.Spider):
     def update_settings(cls, settings):
         settings.setdict(cls.store_config.scrapy_settings(), priority="spider")
         super().update_settings(settings)
+        if cls.store_config.backs_off:
+            middlewares = {**settings.getdict("DOWNLOADER_MIDDLEWARES"), "crawler.backoff.BackoffMiddleware": 600}
+            settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")  # project priority would be overwritten
 
     def listing_request(self, url: str, callback, **kwargs) -> scrapy.Request:
         meta = {**kwargs.pop("meta", {}), "listing": True}

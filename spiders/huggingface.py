@@ -77,6 +77,7 @@ STORE = StoreConfig(
         "likes": "likes",
         "trending_score": "the Hub's trending score (recent likes and downloads)",
     },
+    backs_off=True,  # a 429 pauses the crawl for as long as the host asks, then asks again
 )
 TOKEN_DELAY = 0.375
 
@@ -218,8 +219,6 @@ class HuggingfaceSpider(StoreSpider):
     @classmethod
     def update_settings(cls, settings):
         super().update_settings(settings)
-        middlewares = {**settings.getdict("DOWNLOADER_MIDDLEWARES"), "crawler.backoff.BackoffMiddleware": 600}
-        settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")  # project priority would be overwritten
         if os.environ.get(STORE.auth_env):  # a token doubles the quota
             settings.set("DOWNLOAD_DELAY", TOKEN_DELAY, priority="spider")
 

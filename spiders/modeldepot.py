@@ -63,6 +63,7 @@ STORE = StoreConfig(
     # A model's GitHub-style star count moved between captures (icnet: 21, then 34): a counter, not a change of
     # the model. The popularity element names it (["stars"]) so that coverage still counts it as shown.
     counters={"stars": "stars the model page (or its browse card) showed"},
+    backs_off=True,  # a 429 pauses the crawl for as long as the host asks, then asks again
 )
 
 
@@ -193,12 +194,6 @@ class ModeldepotSpider(StoreSpider):
     custom_settings = {
         "ITEM_PIPELINES": {"crawler.pipelines.NormalizePipeline": 100, "crawler.archive.ArchivePipeline": 800},
     }
-
-    @classmethod
-    def update_settings(cls, settings):
-        super().update_settings(settings)
-        middlewares = {**settings.getdict("DOWNLOADER_MIDDLEWARES"), "crawler.backoff.BackoffMiddleware": 600}
-        settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")  # project priority would be overwritten
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

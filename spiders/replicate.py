@@ -48,6 +48,7 @@ STORE = StoreConfig(
     max_page_bytes=32 * 1024 * 1024,  # 25 models; a default example's logs alone can reach 1 MB
     listing_can_drift=True,
     counters={"run_count": "predictions run with the model, all versions, as the model object shows it"},
+    backs_off=True,  # a 429 pauses the crawl for as long as the host asks, then asks again
 )
 
 # Where an OpenAPI schema points at another of the version's component schemas (Cog puts enums there).
@@ -160,13 +161,6 @@ class ReplicateSpider(StoreSpider):
     name = STORE.name
     store_config = STORE
     version = "1"
-
-    @classmethod
-    def update_settings(cls, settings):
-        super().update_settings(settings)
-        # A 429 pauses the crawl for the Retry-After Replicate sends, then asks again.
-        middlewares = {**settings.getdict("DOWNLOADER_MIDDLEWARES"), "crawler.backoff.BackoffMiddleware": 600}
-        settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")  # project priority would be overwritten
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
