@@ -23,7 +23,8 @@ def report(
     db: DbOption = None,
 ) -> None:
     """Write a report of the stores: models over time with the additions, removals and changes of each run,
-    most-changed elements, notable events, the latest changes grouped by pattern, the element coverage matrix
+    most-changed elements, notable events, the latest changes grouped by pattern, the models whose counters
+    (downloads, likes, reviews, stars...) rose most, the element coverage matrix
     and its history, churn, how long models stay listed, changes per element per run, the 2019 study's
     comparison and the models found in more than one store.
 
@@ -55,7 +56,8 @@ def write_store_report(db: str | None, out: Path, stores: list[str] | None = Non
     titles = {name: config.title for name, config in configs.items()}
     pages = {name: config.model_page for name, config in configs.items()}
     try:
-        return write_report(build_report(engine, stores, since=since, titles=titles, model_pages=pages), out).resolve()
+        content = build_report(engine, stores, since=since, titles=titles, model_pages=pages, counters={name: dict(config.counters) for name, config in configs.items()})
+        return write_report(content, out).resolve()
     except OSError as error:
         raise StorewatchError(f"cannot write the report into {out}: {error.strerror}") from None
 

@@ -19,12 +19,14 @@ from storage.crossstore import compare_elements, match_models
 from storage.diff import changes_by_run, diff_store
 from storage.models import RECORDED_STATUSES
 from storage.events import notable_events
+from storage.metrics import top_movers
 from storage.queries import list_runs
 from storage.runs import is_reconstructed
 from storage.timeutil import isoformat, utcnow
 
 LATEST_CHANGES_SHOWN = 60  # changed models listed for a store's latest run
 MATCH_GROUPS_SHOWN = 150
+MOVERS_SHOWN = 10  # models listed per counter in a store's top movers
 VALUE_CHARS = 160
 
 
@@ -35,11 +37,15 @@ def build_report(
     since: datetime | None = None,
     titles: dict[str, str] | None = None,
     model_pages: dict[str, str | None] | None = None,
+    counters: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The report's content for `stores` (history after `since`, when given); `model_pages`: each store's
-    model page URL template (StoreConfig.model_page), for links."""
-    titles, model_pages = titles or {}, model_pages or {}
-    sections = [_store_section(engine, store, titles.get(store, store), since, model_pages.get(store)) for store in stores]
+    model page URL template (StoreConfig.model_page), for links; `counters`: each store's declared counters
+    (StoreConfig.counters, name to description), for its top movers."""
+    titles, model_pages, counters = titles or {}, model_pages or {}, counters or {}
+    sections = [
+        _store_section(engine, store, titles.get(store, store), since, model_pages.get(store), counters.get(store, {})) for store in stores
+    ]
     return {
         "generated_at": isoformat(utcnow()),
         "since": isoformat(since),
@@ -55,7 +61,9 @@ def build_report(
     }
 
 
-def _store_section(engine: Engine, store: str, title: str, since: datetime | None, model_page: str | None = None) -> dict[str, Any]:
+def _store_section(
+    engine: Engine, store: str, title: str, since: datetime | None, model_page: str | None = None, counters: dict[str, str] | None = None
+) -> dict[str, Any]:
     by_run = {coverage.run_id: coverage for coverage in coverage_series(engine, store)}
     baseline = coverage_at(engine, store, since) if since else None
     models = baseline.models if baseline else 0
@@ -86,6 +94,7 @@ def _store_section(engine: Engine, store: str, title: str, since: datetime | Non
         "most_changed_elements": [{"element": key, "models": count} for key, count in element_counts.most_common()],
         "events": notable_events(engine, store, since),
         "latest_changes": _latest_changes(engine, store, recorded, model_page),
+        "top_movers": _top_movers(engine, store, counters or {}, recorded, since),
         # over the store's whole history: the models and coverage shown rest on every run
         "reconstructed_runs": {"runs": sum(is_reconstructed(run["source"]) for run in runs), "of": len(runs)},
     }
@@ -112,6 +121,23 @@ def _latest_changes(engine: Engine, store: str, recorded: list[dict[str, Any]], 
         "changed": changed,
         **grouped_changes(diff, lambda model_id: model_url(model_page, model_id)),
     }
+
+
+def _top_movers(engine: Engine, store: str, counters: dict[str, str], recorded: list[dict[str, Any]], since: datetime | None) -> dict[str, Any] | None:
+    """Per declared counter, the models whose value rose most over the report's window: from `since` (or the
+    first recorded run) to the last recorded run. None when the store declares no counters or the window holds
+    nothing to compare (a single run without `since`)."""
+    if not counters or not recorded:
+        return None
+    start, end = since or datetime.fromisoformat(recorded[0]["observed_at"]), datetime.fromisoformat(recorded[-1]["observed_at"])
+    if end <= start:
+        return None
+    movers = [
+        {"metric": metric, "description": description, "models": models}
+        for metric, description in counters.items()
+        if (models := top_movers(engine, store, start, end, metric, limit=MOVERS_SHOWN))
+    ]
+    return {"from": isoformat(start), "to": isoformat(end), "metrics": movers}
 
 
 def _coverage_section(engine: Engine, stores: list[str], since: datetime | None) -> dict[str, Any]:

@@ -81,6 +81,10 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
         if s["latest_changes"]:
             columns = ["change", "model_id", "element", "old", "new", "pattern", "pattern_models", "url"]
             tables.append(Table(table_file("latest-changes", store), columns, [[row.get(key) for key in columns] for row in s["latest_changes"]["rows"]]))
+        if s["top_movers"] and s["top_movers"]["metrics"]:
+            columns = ["model_id", "metric", "since", "until", "increase", "relative"]
+            rows = [[row[key] for key in columns] for mover in s["top_movers"]["metrics"] for row in mover["models"]]
+            tables.append(Table(table_file("top-movers", store), ["from", "to"] + columns, [[s["top_movers"]["from"], s["top_movers"]["to"]] + row for row in rows]))
     coverage = report["coverage"]
     tables.append(
         Table(
