@@ -3,7 +3,8 @@
 A dump is JSONL (one record per line; `.jsonl` or `.jsonl.gz`) or Parquet (the Hub-statistics datasets). Each
 record goes through the store's own extraction (the function its spider uses on an API record), the same
 normalisation (crawler.pipelines.checked_record) and the same SnapshotWriter as a crawl, so an imported day and a
-crawled day of the same records are the same history. The file is the run's listing:
+crawled day of the same records are the same history (a dump holding other fields than the crawled listing does
+shows as changes where a store's history switches source). The file is the run's listing:
 
 - every line read: `complete` (the health gate may still judge it against the store's history);
 - a line that is not a JSON object: nobody can tell which model it was, so the run is `partial` (removes

@@ -42,7 +42,8 @@ EXPAND = (
     "trendingScore",
 )
 # The Hub API's counter fields -> storewatch metric names (StoreConfig.counters).
-COUNTER_FIELDS = {"downloads": "downloads", "likes": "likes", "trendingScore": "trending_score"}
+# `downloadsAllTime` is in the dumps (from 2025-02-26) and an expand[] field the listing does not ask for.
+COUNTER_FIELDS = {"downloads": "downloads", "downloadsAllTime": "downloads_all_time", "likes": "likes", "trendingScore": "trending_score"}
 # Repositories older than the Hub's creation dates all carry this createdAt (hub-docs docs/hub/api.md); the
 # recorded answers show it as 23:29:04 and 23:29:05 (bert-base-uncased, gpt2...): not a publication date.
 PLACEHOLDER_CREATED = "2022-03-02T23:29:0"
@@ -76,6 +77,7 @@ STORE = StoreConfig(
         "downloads": "downloads in the last 30 days, as the Hub counts them",
         "likes": "likes",
         "trending_score": "the Hub's trending score (recent likes and downloads)",
+        "downloads_all_time": "downloads since the repository was created (the dumps carry it from 2025-02-26)",
     },
     backs_off=True,  # a 429 pauses the crawl for as long as the host asks, then asks again
 )
@@ -116,7 +118,14 @@ def extract_record(api_record: dict[str, Any]) -> ModelRecord:
         raw.pop(key, None)
     if "cardData" in raw:
         raw["cardData"] = card
-    counters = {COUNTER_FIELDS[key]: api_record[key] for key in COUNTER_FIELDS if api_record.get(key) is not None}
+    counters = {}
+    for key, metric in COUNTER_FIELDS.items():
+        value = api_record.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):  # a count that is not a number is no count
+            raise UnreadablePage(f"{model_id}: {key} is {value!r}, not a number")
+        counters[metric] = value
 
     keywords, datasets, papers, licenses, base_tags = [], [], [], [], []
     sorted_tags = {"dataset": datasets, "arxiv": papers, "doi": papers, "license": licenses, "base_model": base_tags}

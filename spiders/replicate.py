@@ -165,6 +165,7 @@ class ReplicateSpider(StoreSpider):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.seen: set[str] = set()
+        self.pages: set[str] = set()  # `next` URLs followed: Scrapy's duplicate filter would drop a repeat silently
 
     async def start(self):
         yield self.listing_request(LISTING_URL, self.parse_listing)
@@ -185,7 +186,10 @@ class ReplicateSpider(StoreSpider):
         if unnamed:
             note_failure(self.crawler.stats, "listing", f"{unnamed} results on {response.url} name no owner and name: nothing removed")
         yield batch
-        if following:
+        if following in self.pages:  # the cursor led back: what follows is unknown, so nothing is removed
+            note_failure(self.crawler.stats, "listing", f"the listing's next page repeats an earlier one: {following}")
+        elif following:
+            self.pages.add(following)
             yield self.listing_request(following, self.parse_listing)
 
     def record(self, api_record: dict[str, Any], identity: str) -> ModelRecord | UnreadableModel:

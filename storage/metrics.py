@@ -78,7 +78,7 @@ def top_movers(
         raise StorewatchError(f"the window ends ({isoformat(until)}) before it starts ({isoformat(since)})")
     start, end = _value_as_of(store, metric, since), _value_as_of(store, metric, until)
     increase = (end.c.value - start.c.value).label("increase")
-    relative = (increase / cast(start.c.value, Float)).label("relative")
+    relative = (increase / func.nullif(cast(start.c.value, Float), 0)).label("relative")  # PostgreSQL: no division by zero
     query = (
         select(models.c.model_id, start.c.value.label("since_value"), end.c.value.label("until_value"), increase, relative)
         .select_from(end)

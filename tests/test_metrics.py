@@ -107,12 +107,13 @@ def test_a_counter_may_be_a_score(engine):
 
 
 def test_top_movers_rank_by_absolute_or_relative_increase(engine):
-    ids = {"big": 1_000_000, "small": 10, "flat": 50, "falling": 100}
+    ids = {"big": 1_000_000, "small": 10, "flat": 50, "falling": 100, "from_zero": 0}
     record(engine, "2024-01-01", {model: (POPULAR, {"downloads": n}) for model, n in ids.items()})
-    record(engine, "2024-01-08", {model: (POPULAR, {"downloads": n}) for model, n in {**ids, "big": 1_100_000, "small": 40, "falling": 90, "new": 9999}.items()})
+    record(engine, "2024-01-08", {model: (POPULAR, {"downloads": n}) for model, n in {**ids, "big": 1_100_000, "small": 40, "falling": 90, "from_zero": 5, "new": 9999}.items()})
     window = (day("2024-01-01"), day("2024-01-08"))
     absolute = top_movers(engine, "teststore", *window, "downloads")
-    assert [(row["model_id"], row["increase"]) for row in absolute] == [("big", 100_000), ("small", 30)]
+    # A rise from zero has no relative size (PostgreSQL would refuse the division), but it is a mover.
+    assert [(row["model_id"], row["increase"], row["relative"]) for row in absolute] == [("big", 100_000, 0.1), ("small", 30, 3.0), ("from_zero", 5, None)]
     relative = top_movers(engine, "teststore", *window, "downloads", order="relative")
     assert [(row["model_id"], row["relative"]) for row in relative] == [("small", 3.0), ("big", 0.1)]
     assert top_movers(engine, "teststore", day("2024-01-08"), day("2024-01-09"), "downloads") == []

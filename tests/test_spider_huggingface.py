@@ -9,6 +9,7 @@ import pytest
 from scrapy import Request
 
 from conftest import cli_json, run_cli, snapshot_dir
+from crawler.accounting import UnreadablePage
 from crawler.backoff import asked_wait, backoff_delay
 from crawler.middlewares import StoreAuthMiddleware
 from crawler.replay_server import ReplayHandler
@@ -48,6 +49,15 @@ def test_counters_leave_raw_and_elements_so_a_tick_changes_neither():
     ticked = extract_record({**entry, "downloads": entry["downloads"] + 1000, "likes": entry["likes"] + 1})
     assert (ticked.elements, ticked.raw) == (record.elements, record.raw)
     assert ticked.counters != record.counters
+
+
+def test_every_counter_a_dump_carries_is_a_counter_and_a_count_that_is_no_number_is_unreadable():
+    row = {"id": "org/model", "downloads": 10, "downloadsAllTime": 900, "likes": 2, "trendingScore": 0.5, "tags": []}
+    record = extract_record(row)
+    assert record.counters == {"downloads": 10, "downloads_all_time": 900, "likes": 2, "trending_score": 0.5}
+    assert extract_record({**row, "downloadsAllTime": 950}).raw == record.raw  # a tick: the same record
+    with pytest.raises(UnreadablePage, match="downloads is 'n/a'"):
+        extract_record({**row, "downloads": "n/a"})
 
 
 def test_the_placeholder_creation_date_is_no_publication_date():

@@ -124,6 +124,16 @@ def test_one_batch_per_page_the_cursor_followed_and_a_repeated_id_counted_once()
     assert crawler.stats.get_value(LISTING_REPEATS) == 2
 
 
+def test_a_next_cursor_that_leads_back_is_a_listing_failure_not_the_end_of_the_store():
+    crawler = get_crawler(ReplicateSpider)
+    spider = ReplicateSpider.from_crawler(crawler)
+    first, second = listing_pages("2023-11-07")
+    parse(spider, LISTING_URL, first)
+    _, following = parse(spider, first["next"], {**second, "next": first["next"]})  # the cursor loops
+    assert following == []
+    assert crawler.stats.get_value("storewatch/listing_failures") == 1
+
+
 def test_an_unreadable_result_is_kept_as_unreadable():
     spider = ReplicateSpider.from_crawler(get_crawler(ReplicateSpider))
     (page,) = listing_pages("2023-10-04")
