@@ -6,7 +6,10 @@ Identity: `model_id` is the repository id (`owner/name`), as the Hub lists it. A
 The listing is keyset-paginated: each answer's `Link: <...>; rel="next"` header holds the next page's cursor,
 a key on the sort field and the repository's `_id`. The default sort (`trendingScore`) moves while a crawl
 runs, so pages would skip or repeat models; `createdAt` does not move, so the whole Hub is listed by creation
-date. A model listed twice anyway (drift) is counted (`storewatch/duplicate_ids`) and kept once.
+date. A model listed twice anyway (drift: a model moving across the cursor shows again on the next page) is counted
+(`storewatch/duplicate_ids`) and kept once; the spider remembers the ids of the page before only, as the ids of
+two million models would cost it 140 MB. A repeat further apart reaches the writer, which keeps the first and
+counts the rest as duplicates.
 
 Every page is one ModelBatch item. A page that is not a JSON list is not the listing (a suspect run); an
 entry without an id leaves a model nobody can name (a partial run: nothing removed); an entry whose fields
@@ -233,9 +236,7 @@ class HuggingfaceSpider(StoreSpider):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # hash() of each id listed so far: 2 million ids as ints cost a third of what the strings would; two ids
-        # sharing a 64-bit hash (about one crawl in ten million) would count one model as a duplicate.
-        self.seen: set[int] = set()
+        self.previous_page_ids: set[str] = set()
         self.pages: set[str] = set()
         self.listed = 0
 
@@ -267,20 +268,21 @@ class HuggingfaceSpider(StoreSpider):
     def page_records(self, entries: list[Any]) -> list[ModelRecord | UnreadableModel]:
         stats = self.crawler.stats
         records: list[ModelRecord | UnreadableModel] = []
+        page_ids: set[str] = set()
         for entry in entries:
             model_id = entry.get("id") if isinstance(entry, dict) else None
             if not isinstance(model_id, str) or not model_id:
                 note_failure(stats, "listing", f"a listing entry names no model id: {str(entry)[:100]}")
                 continue
-            key = hash(model_id)
-            if key in self.seen:
+            if model_id in page_ids or model_id in self.previous_page_ids:
                 stats.inc_value("storewatch/duplicate_ids")
                 continue
-            self.seen.add(key)
+            page_ids.add(model_id)
             try:
                 records.append(extract_record(entry))
             except (UnreadablePage, AttributeError, KeyError, TypeError, ValueError) as error:
                 message = f"{model_id}: {error}" if isinstance(error, UnreadablePage) else f"{model_id}: unreadable entry ({type(error).__name__}: {error})"
                 note_failure(stats, "model", message)
                 records.append(UnreadableModel(model_id, message))
+        self.previous_page_ids = page_ids
         return records

@@ -182,3 +182,18 @@ def test_scope_from_storewatch_toml_reaches_the_crawl(tmp_path):
     config.write_text('[stores.onnx_zoo]\nauthor = "google"\n')
     bad = run_cli("crawl", "onnx_zoo", "--config", str(config), check=False)
     assert bad.returncode != 0 and "unknown setting 'author'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_repeat_on_the_next_page_is_counted_a_repeat_further_on_is_left_to_the_writer():
+    from scrapy.utils.test import get_crawler
+
+    from spiders.huggingface import HuggingfaceSpider
+
+    crawler = get_crawler(HuggingfaceSpider)
+    crawler.stats.open_spider()
+    spider = HuggingfaceSpider.from_crawler(crawler)
+    entry = saved("bert-base-uncased_2025-01-22.json")
+    page = lambda *ids: [{**entry, "id": model_id} for model_id in ids]  # noqa: E731
+    listed = [[record.model_id for record in spider.page_records(page(*ids))] for ids in (("a/x", "a/y", "a/x"), ("a/y", "a/z"), ("a/w",), ("a/x",))]
+    assert listed == [["a/x", "a/y"], ["a/z"], ["a/w"], ["a/x"]]
+    assert crawler.stats.get_value("storewatch/duplicate_ids") == 2
