@@ -18,12 +18,13 @@ again inside the interval is in neither end, so it is in no list.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, or_, select
+from sqlalchemy import Engine, Text, and_, cast, exists, or_, select
 
 from storage.coverage import Coverage, coverage_at
 from storage.errors import StorewatchError
@@ -150,9 +151,12 @@ def run_observed_at(engine: Engine, run_id: int, store: str | None = None) -> tu
 
 
 def _classify(connection, result: StoreDiff, run_ids: list[int]) -> None:
-    """Read the versions the interval's runs closed (state at `from`) and opened (state at `to`), and compare."""
+    """Read the versions the interval's runs closed (state at `from`) and opened (state at `to`), and compare.
+
+    Elements come as the JSON text stored and are decoded only for a model that changed: an added, returned
+    or removed model needs no more than its id, and most of a big diff's rows are such models."""
     from_at, to_at = result.from_at, result.to_at
-    columns = (versions.c.model_pk, models.c.model_id, versions.c.content_hash, versions.c.elements)
+    columns = (versions.c.model_pk, models.c.model_id, versions.c.content_hash, cast(versions.c.elements, Text).label("elements"))
     earlier = versions.alias("earlier")
     # valid at `to`: opened in the interval and still open after it
     at_end = connection.execute(
@@ -172,12 +176,16 @@ def _classify(connection, result: StoreDiff, run_ids: list[int]) -> None:
         if old is None:
             (result.returned if row.seen_before else result.added).append(row.model_id)
         elif old.content_hash != row.content_hash:
-            changes = {key: {"old": old.elements.get(key), "new": row.elements.get(key)} for key in changed_keys(old.elements, row.elements)}
-            result.changed.append(ModelChange(row.model_id, changes))
+            result.changed.append(ModelChange(row.model_id, element_changes(json.loads(old.elements), json.loads(row.elements))))
     result.removed = [row.model_id for row in before.values()]
     for ids in (result.added, result.removed, result.returned):
         ids.sort()
     result.changed.sort(key=lambda change: change.model_id)
+
+
+def element_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each element whose value differs between two versions' elements: key -> {old, new}."""
+    return {key: {"old": old.get(key), "new": new.get(key)} for key in changed_keys(old, new)}
 
 
 def changes_by_run(engine: Engine, store: str, since: datetime | None = None, run_id: int | None = None) -> dict[int, Counter]:

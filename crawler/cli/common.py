@@ -68,6 +68,15 @@ def print_line(line: str, *, console: Console = stdout) -> None:
     console.out(strip_controls(line), highlight=False)
 
 
+def print_lines(lines: Iterable[str]) -> None:
+    """Many lines that may quote store text, as print_line prints them (controls stripped, tabs expanded),
+    written straight to the output as they come: rich takes ~0.3 s to render the 800 kB of a diff of 5,000
+    changed models, a write takes a few milliseconds."""
+    output = stdout.file
+    for line in lines:
+        output.write(strip_controls(line).expandtabs(stdout.tab_size) + "\n")
+
+
 def print_json(value: Any) -> None:
     sys.stdout.write(json_text(value) + "\n")
 

@@ -6,9 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from crawler.cli.common import DbOption, cell_text, database, format_option, print_line, print_rows, print_table, short_instant, stderr, stdout
+from crawler.cli.common import DbOption, cell_text, database, format_option, print_line, print_lines, print_rows, print_table, short_instant, stderr, stdout
 from crawler.elements import element_order
-from crawler.report.render import render_compare_markdown, render_diff_markdown
 from crawler.stores import check_store, known_stores
 from storage.coverage import coverage_at, stores_with_history
 from storage.crossstore import compare_elements, match_models
@@ -48,6 +47,8 @@ def diff(
         raise StorewatchError(f"no {store} history recorded yet (see `storewatch crawl {store} --help`)")
     data = result.as_dict()
     if format == "markdown":
+        from crawler.report.render import render_diff_markdown  # the report's templates (jinja2): ~0.05 s to load
+
         stdout.out(render_diff_markdown(data), end="", highlight=False)
     elif format == "text":
         _print_diff_text(data)
@@ -95,7 +96,7 @@ def _print_diff_text(data: dict[str, Any]) -> None:
         lines.append(
             f"  {row['element']:<15} {row['from']['share']:>5.0%} → {row['to']['share']:>4.0%}  {row['finding'] or ''}".rstrip()
         )
-    print_line("\n".join(lines))
+    print_lines(lines)
 
 
 def _when(instant: str) -> str:
@@ -128,6 +129,8 @@ def compare(
     comparison = compare_elements(engine, stores, at)
     matches = [match.as_dict() for match in match_models(engine, stores, at, min_score=min_score)]
     if format == "markdown":
+        from crawler.report.render import render_compare_markdown
+
         stdout.out(render_compare_markdown(comparison, matches[:limit]), end="", highlight=False)
         return
     tracked = comparison["tracked"]
