@@ -288,11 +288,11 @@ class Database:
         engine = create_engine(self.url if self.server_url else f"sqlite:///{self.path}")
         try:
             tables = inspect(engine).get_table_names()
-            metric_tables = [name for name in tables if "metric" in name]
             with engine.connect() as connection:
                 count = lambda name: connection.execute(select(func.count()).select_from(table(name))).scalar()  # noqa: E731
                 versions = count("model_versions") if "model_versions" in tables else 0
-                metrics = count(metric_tables[0]) if metric_tables else 0
+                # The series table, not latest_metrics (sorted first by name, and updated in place rather than grown).
+                metrics = count("model_metrics") if "model_metrics" in tables else 0
                 if self.server_url is None:
                     size = self.path.stat().st_size
                 else:
