@@ -22,7 +22,7 @@ Printed per day: models/s end to end (process start to exit) and per CPU second 
 crawl and its replay server, which a shared machine does not inflate), peak RSS of the crawl process and of its replay
 server, version rows and metric rows written (metric rows only once a table named like `metric` exists),
 database growth (SQLite file size after a checkpoint; PostgreSQL: the sum of pg_total_relation_size over the
-schema's tables). Then the `diff` time between day 1 and day 2, and the time and peak RSS of `models
+schema's tables; and the CPU time of the PostgreSQL backends, which are not the crawl's children). Then the `diff` time between day 1 and day 2, and the time and peak RSS of `models
 --format jsonl` (csv when jsonl is not there).
 
 Targets (issue 11, 2 cores): >= 50,000 models/s end to end; peak crawl RSS <= 500 MB at 2,000,000 models on
@@ -217,6 +217,22 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def backend_cpu_ticks(database: str) -> dict[int, int]:
+    """User + system clock ticks so far of each PostgreSQL backend serving DATABASE (its process title names it)."""
+    ticks = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().decode(errors="replace")
+            if title.startswith("postgres:") and f" {database} " in title:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue
+    return ticks
+
+
 @dataclass
 class Measured:
     seconds: float
@@ -224,30 +240,42 @@ class Measured:
     crawl_rss: int  # peak RSS of the command's process
     server_rss: int  # peak RSS of its replay server child (0: none)
     output: str
+    server_cpu_seconds: float = 0.0  # PostgreSQL: CPU time of the backends serving the benchmark's database
 
 
-def run_measured(arguments: list[str], stdout=subprocess.PIPE) -> Measured:
-    """Run `storewatch ARGUMENTS`, sampling the peak RSS of it and of its replay server every 50 ms."""
+def run_measured(arguments: list[str], stdout=subprocess.PIPE, postgres_database: str | None = None) -> Measured:
+    """Run `storewatch ARGUMENTS`, sampling the peak RSS of it and of its replay server every 50 ms, and the CPU
+    time of the PostgreSQL backends serving POSTGRES_DATABASE (the server is not our child: its work would go
+    uncounted; a backend's last 50 ms before it exits may be missed)."""
     command = [sys.executable, "-m", "crawler.cli", *arguments]
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     started, cpu_before = time.perf_counter(), cpu_of_children()
     process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=stdout, stderr=subprocess.PIPE, text=True)
     crawl_rss, server_rss = 0, 0
+    backend_before = backend_cpu_ticks(postgres_database) if postgres_database else {}
+    backend_ticks = dict(backend_before)
     while process.poll() is None:
         crawl_rss = max(crawl_rss, peak_rss(process.pid))
         for child in descendants(process.pid):
             server_rss = max(server_rss, peak_rss(child))
+        if postgres_database:
+            backend_ticks.update(backend_cpu_ticks(postgres_database))
         time.sleep(0.05)
     seconds = time.perf_counter() - started
     output, errors = process.communicate()
     if process.returncode != 0:
         raise SystemExit(f"storewatch {' '.join(arguments)} exited with {process.returncode}:\n{errors[-3000:]}")
-    return Measured(seconds, cpu_of_children() - cpu_before, crawl_rss, server_rss, output or "")
+    backend_seconds = sum(ticks - backend_before.get(pid, 0) for pid, ticks in backend_ticks.items()) / os.sysconf("SC_CLK_TCK")
+    return Measured(seconds, cpu_of_children() - cpu_before, crawl_rss, server_rss, output or "", backend_seconds)
 
 
 def cpu_of_children() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def postgres_cpu(run: Measured) -> str:
+    return f", PostgreSQL backends {run.server_cpu_seconds:.1f} s CPU" if run.server_cpu_seconds else ""
 
 
 class Database:
@@ -258,6 +286,7 @@ class Database:
         if server_url is None:
             self.path = work / "hub.db"
             self.url = str(self.path)
+            self.name = None
             return
         from sqlalchemy import create_engine, text
 
@@ -288,11 +317,11 @@ class Database:
         engine = create_engine(self.url if self.server_url else f"sqlite:///{self.path}")
         try:
             tables = inspect(engine).get_table_names()
-            metric_tables = [name for name in tables if "metric" in name]
             with engine.connect() as connection:
                 count = lambda name: connection.execute(select(func.count()).select_from(table(name))).scalar()  # noqa: E731
                 versions = count("model_versions") if "model_versions" in tables else 0
-                metrics = count(metric_tables[0]) if metric_tables else 0
+                # The series table, not latest_metrics (sorted first by name, and updated in place rather than grown).
+                metrics = count("model_metrics") if "model_metrics" in tables else 0
                 if self.server_url is None:
                     size = self.path.stat().st_size
                 else:
@@ -338,25 +367,25 @@ def main() -> None:
         for number, directory in enumerate(days, 1):
             models = json.loads((directory / "SNAPSHOT.json").read_text())["models"]
             before = database.state()
-            run = run_measured(["crawl", "huggingface", "--replay", str(directory), "--db", database.url])
+            run = run_measured(["crawl", "huggingface", "--replay", str(directory), "--db", database.url], postgres_database=database.name)
             after = database.state()
             growth = after[0] - before[0]
             first_size = first_size or after[0]
             print(
                 f"day {number}: {models:,} models in {run.seconds:.1f} s = {models / run.seconds:,.0f} models/s "
-                f"({run.cpu_seconds:.1f} s CPU = {models / run.cpu_seconds:,.0f} models per CPU second); "
+                f"({run.cpu_seconds:.1f} s CPU = {models / run.cpu_seconds:,.0f} models per CPU second{postgres_cpu(run)}); "
                 f"peak RSS crawl {megabytes(run.crawl_rss)}, replay server {megabytes(run.server_rss)}; "
                 f"{after[1] - before[1]:,} version rows, {after[2] - before[2]:,} metric rows; "
                 f"database +{megabytes(growth)} ({100 * growth / first_size:.1f}% of day 1's {megabytes(first_size)})",
                 flush=True,
             )
             print(f"    {run.output.strip()}", flush=True)
-        diff = run_measured(["diff", "huggingface", "--from", "run:1", "--to", "run:2", "--format", "json", "--db", database.url], stdout=subprocess.DEVNULL)
-        print(f"diff day 1 -> day 2: {diff.seconds:.2f} s ({diff.cpu_seconds:.2f} s CPU), peak RSS {megabytes(diff.crawl_rss)}")
+        diff = run_measured(["diff", "huggingface", "--from", "run:1", "--to", "run:2", "--format", "json", "--db", database.url], stdout=subprocess.DEVNULL, postgres_database=database.name)
+        print(f"diff day 1 -> day 2: {diff.seconds:.2f} s ({diff.cpu_seconds:.2f} s CPU{postgres_cpu(diff)}), peak RSS {megabytes(diff.crawl_rss)}")
         help_text = run_measured(["models", "--help"]).output
         output_format = "jsonl" if "jsonl" in help_text else "csv"
-        listing = run_measured(["models", "huggingface", "--format", output_format, "--db", database.url], stdout=subprocess.DEVNULL)
-        print(f"models --format {output_format}: {listing.seconds:.1f} s ({listing.cpu_seconds:.1f} s CPU), peak RSS {megabytes(listing.crawl_rss)}")
+        listing = run_measured(["models", "huggingface", "--format", output_format, "--db", database.url], stdout=subprocess.DEVNULL, postgres_database=database.name)
+        print(f"models --format {output_format}: {listing.seconds:.1f} s ({listing.cpu_seconds:.1f} s CPU{postgres_cpu(listing)}), peak RSS {megabytes(listing.crawl_rss)}")
     finally:
         database.drop()
         if not args.keep and args.dir is None:

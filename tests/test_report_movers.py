@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import cli_json, run_cli, snapshot_dir
+from crawler.elements import element_order
 
 FORECASTING = "prodview-r4y8ne2kv6dzq"  # the listing whose reviews went 35 -> 41 (snapshots/aws_marketplace/SOURCES.md)
 
@@ -24,6 +25,8 @@ def test_top_movers_of_recorded_counters(db_url, tmp_path):
     crawl(db_url, "huggingface", "2024-04-09", "2025-01-22", "2025-03-21")
     out = tmp_path / "report"
     content = report_content(db_url, out)
+    # the same history gives the same report.json on either database: shares in taxonomy order, not a set's
+    assert all(list(entry["shares"]) == element_order(entry["shares"]) for entry in content["coverage"]["start"].values())
     aws = next(section for section in content["stores"] if section["store"] == "aws_marketplace")
     movers = {mover["metric"]: mover["models"] for mover in aws["top_movers"]["metrics"]}
     assert (aws["top_movers"]["from"][:10], aws["top_movers"]["to"][:10]) == ("2025-09-01", "2026-08-20")

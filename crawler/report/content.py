@@ -149,7 +149,7 @@ def _coverage_section(engine: Engine, stores: list[str], since: datetime | None)
             series = coverage_series(engine, store)
             coverage = next((c for c in series if since is None or c.observed_at > since), None)
         if coverage is not None and coverage.models:
-            start[store] = {"observed_at": isoformat(coverage.observed_at), "models": coverage.models, "shares": {k: round(coverage.share(k), 4) for k in coverage.shown()}}
+            start[store] = {"observed_at": isoformat(coverage.observed_at), "models": coverage.models, "shares": {k: round(coverage.share(k), 4) for k in element_order(coverage.shown())}}
     elements = element_order(set(latest["elements"]) | {key for entry in start.values() for key in entry["shares"]})
     matrix = [
         {
