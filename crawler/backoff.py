@@ -35,8 +35,8 @@ def asked_wait(ratelimit: str | None, retry_after: str | None) -> float | None:
 
 def backoff_delay(attempt: int, base: float, asked: float | None, ceiling: float) -> float:
     """Seconds to wait before attempt `attempt + 1`: what the host asked when it did, else base * 2**attempt."""
-    if asked is not None:
-        return min(asked, ceiling)
+    if asked is not None:  # at least a second: `t=0` (the window resets now) must not make every retry instant
+        return min(max(asked, 1.0), ceiling)
     return min(base * (2**attempt), ceiling)
 
 

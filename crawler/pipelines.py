@@ -77,7 +77,6 @@ class NormalizePipeline:
         required = required_elements(self.crawler.spider)
         if isinstance(item, ModelBatch):
             item.records = [self.checked(record, required) for record in item.records]
-            item.records = [record for record in item.records if record is not None]
             return item
         if not isinstance(item, ModelRecord):
             return item
@@ -87,16 +86,16 @@ class NormalizePipeline:
             raise DropItem(str(error)) from None
 
     def checked(self, record, required):
-        """One record of a batch, checked; None (logged, counted as dropped) when its spider mapped a field
-        onto a key outside the taxonomy -- the same fate a single item gets from DropItem."""
+        """One record of a batch, checked. A record whose spider mapped a field onto a key outside the taxonomy
+        is an unreadable model (present, unchanged), as `storewatch import` counts it: dropped, it would be
+        missing from a complete run and read as removed."""
         if not isinstance(record, ModelRecord):
             return record
         try:
             return checked_record(record, required, self.crawler.stats)
         except UnknownElements as error:
-            self.crawler.stats.inc_value("item_dropped_count")
-            self.crawler.spider.logger.warning("Dropped: %s", error)
-            return None
+            note_failure(self.crawler.stats, "model", str(error))
+            return UnreadableModel(record.model_id, str(error))
 
 
 class UnknownElements(ValueError):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from scrapy.utils.test import get_crawler
 
 from conftest import snapshot_dir
-from crawler.items import ModelRecord, UnreadableModel
+from crawler.items import ModelBatch, ModelRecord, UnreadableModel
 from crawler.pipelines import NormalizePipeline
 from spiders import pytorch_hub, tfhub
 from storage.models import ModelVersion
@@ -79,3 +79,14 @@ def test_a_raw_record_within_the_limit_is_kept_whole():
     assert json.loads(capped_raw_json(raw, 50))["raw_capped"]["bytes"] == len(raw)
     wide = canonical_json({"a": "€" * 100})  # 3 bytes a character: over 250 bytes, though 104 characters
     assert json.loads(capped_raw_json(wide, 250))["raw_capped"]["bytes"] == len(wide.encode())
+
+
+def test_a_batch_record_with_an_element_outside_the_taxonomy_stays_present_as_unreadable():
+    """Dropped, the model would be missing from a complete run and read as removed."""
+    pipeline = pipeline_for(pytorch_hub.PytorchHubSpider)
+    stray = resnet()
+    stray.elements["popularity_rank"] = 3  # not an element
+    batch = pipeline.process_item(ModelBatch(records=[resnet(), stray]))
+    assert [type(record) for record in batch.records] == [ModelRecord, UnreadableModel]
+    assert batch.records[1].model_id == stray.model_id and "popularity_rank" in batch.records[1].reason
+    assert pipeline.crawler.stats.get_value("storewatch/model_failures") == 1
