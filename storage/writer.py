@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy import (
     JSON,
     Column,
@@ -63,6 +64,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    true,
     tuple_,
     type_coerce,
     update,
@@ -182,19 +184,14 @@ def capped_raw_json(raw_json: str, max_bytes: int) -> str:
     return canonical_json({"raw_capped": note})
 
 
-def staged_counters(dialect: str):
-    """The staged counters as rows (model_key, metric, value), expanded from each model's JSON object by the
-    database itself (json_each on SQLite, jsonb_each_text on PostgreSQL)."""
+def expanded_counters(dialect: str):
+    """The staged models' counters as rows (key: the metric, value), expanded from each model's JSON object by the
+    database itself (json_each on SQLite, jsonb_each_text on PostgreSQL); joined after its model, once per model."""
     if dialect == "postgresql":
-        expand = "jsonb_each_text(CAST(staged.counters AS jsonb)) AS counter"
-        value = "CAST(counter.value AS DOUBLE PRECISION)"
-    else:
-        expand, value = "json_each(staged.counters) AS counter", "counter.value"
-    return (
-        text(f"SELECT staged.model_key, counter.key AS metric, {value} AS value FROM {STAGED.name} AS staged, {expand} WHERE staged.counters IS NOT NULL")
-        .columns(model_key=String, metric=String, value=Double)
-        .subquery("staged_counters")
-    )
+        counter = func.jsonb_each_text(cast(STAGED.c.counters, JSONB)).table_valued("key", "value").alias("counter")
+        return counter, cast(counter.c.value, Double)
+    counter = func.json_each(STAGED.c.counters).table_valued("key", "value").alias("counter")
+    return counter, counter.c.value
 
 
 def _json_column(value):
@@ -531,15 +528,15 @@ class SnapshotWriter:
         """Record the staged counters that moved, or that their model never showed before, and make them the
         models' latest values; returns how many were recorded."""
         connection = self._connection
-        staged = staged_counters(connection.dialect.name)
-        counter_model = and_(models.c.store == self.store, models.c.model_key == staged.c.model_key)
-        latest = and_(latest_metrics.c.model_pk == models.c.id, latest_metrics.c.metric == staged.c.metric)
+        counter, value = expanded_counters(connection.dialect.name)
+        latest = and_(latest_metrics.c.model_pk == models.c.id, latest_metrics.c.metric == counter.c.key)
         moved = (
-            select(models.c.id, staged.c.metric, literal(self.run_id, Integer), staged.c.value)
-            .select_from(staged)
-            .join(models, counter_model)
+            select(models.c.id, counter.c.key, literal(self.run_id, Integer), value)
+            .select_from(STAGED)
+            .join(models, and_(models.c.store == self.store, models.c.model_key == STAGED.c.model_key))
+            .join(counter, true())
             .outerjoin(latest_metrics, latest)
-            .where(latest_metrics.c.value.is_(None) | (latest_metrics.c.value != staged.c.value))
+            .where(STAGED.c.counters.is_not(None), latest_metrics.c.value.is_(None) | (latest_metrics.c.value != value))
         )
         connection.execute(insert(metrics).from_select(["model_pk", "metric", "run_id", "value"], moved))
         # Counted, not taken from the INSERT's rowcount: PostgreSQL's driver gives none for INSERT ... SELECT.
