@@ -129,12 +129,6 @@ CHANGED = Table(
 )
 TEMPORARY_TABLES = (STAGED, CHANGED)
 CHANGED_CHUNK = 2000  # changed models decoded and written at a time
-# The writer's SQLite page cache, for the main database and for the staging tables (temp_store stays a file: in
-# memory they would grow with the store). Staged models are keyed by a hash, so `finish` looks models up in
-# random key order; with SQLite's default 2 MB, a listing of hundreds of thousands of models reads the same
-# index pages over and over (bench/writer_scale.py: day 2 at 100,000 models 8.8 -> 7.5 CPU s, day 1 at 200,000
-# 32 -> 26). Bounded: the crawl's memory must not grow with the store.
-WRITER_CACHE_KIB = 32 * 1024
 
 runs = CrawlRun.__table__
 models = Model.__table__
@@ -308,9 +302,6 @@ class SnapshotWriter:
                         host=this_host(),
                     )
                 ).inserted_primary_key[0]
-                if self._connection.dialect.name == "sqlite":
-                    for database in ("main", "temp"):
-                        self._connection.exec_driver_sql(f"PRAGMA {database}.cache_size = -{WRITER_CACHE_KIB}")
                 for table in TEMPORARY_TABLES:
                     self._connection.execute(text(f"DROP TABLE IF EXISTS {table.name}"))  # left by a crashed run
                     table.create(self._connection)
