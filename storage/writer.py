@@ -35,11 +35,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -61,10 +63,12 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    true,
     tuple_,
     type_coerce,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from storage.errors import StorewatchError
 from storage.health import HealthPolicy, judge
@@ -101,15 +105,16 @@ STAGED = Table(
     Column("elements", Text),
     Column("raw", Text),
     Column("element_keys", Text),
+    # The model's volatile counters as one JSON object (metric -> value): expanded into rows by the database
+    # when the metrics are recorded, not one staged row per counter.
+    Column("counters", Text),
     prefixes=["TEMPORARY"],
 )
-STAGED_COUNTERS = Table(
-    "storewatch_staged_counters",
-    _staging_metadata,
-    Column("model_key", String(32), primary_key=True),
-    Column("metric", String(64), primary_key=True),
-    Column("value", Double),
-    prefixes=["TEMPORARY"],
+# A staged row: inserted through the driver as a plain tuple (SQLAlchemy's per-row parameter handling cost as
+# much as the insert); a model key staged already is a duplicate, and the first one stays.
+STAGED_COLUMNS = ("model_key", "model_id", "content_hash", "elements", "raw", "element_keys", "counters")
+STAGE_SQL = (
+    f"INSERT INTO {STAGED.name} ({', '.join(STAGED_COLUMNS)}) VALUES ({{placeholders}}) ON CONFLICT (model_key) DO NOTHING"
 )
 # The staged models whose content differs from their open version (or that have none), numbered so that they
 # are read back in chunks: listed by one set-based statement, never held in Python all at once.
@@ -122,7 +127,7 @@ CHANGED = Table(
     Column("open_version", Integer),  # null: no open version, the model returns
     prefixes=["TEMPORARY"],
 )
-TEMPORARY_TABLES = (STAGED, STAGED_COUNTERS, CHANGED)
+TEMPORARY_TABLES = (STAGED, CHANGED)
 CHANGED_CHUNK = 2000  # changed models decoded and written at a time
 
 runs = CrawlRun.__table__
@@ -135,8 +140,21 @@ metrics = ModelMetric.__table__
 latest_metrics = LatestMetric.__table__
 
 
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+# One encoder for every call: json.dumps with these options would build a new JSONEncoder each time.
+canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+@lru_cache(maxsize=4096)
+def element_keys_json(keys: tuple[str, ...]) -> str:
+    """A record's element keys as a sorted JSON list; a store's records share a few key sets, so it is cached."""
+    return canonical_json(sorted(keys))
+
+
+def counters_json(counters: dict[str, int | float]) -> str | None:
+    """A model's counters as one JSON object to stage (None: it shows none); a counter not shown (None) or not a
+    finite number is left out (a database stores no NaN, and JSON has none)."""
+    shown = {metric: value for metric, value in counters.items() if value is not None and math.isfinite(value)}
+    return json.dumps(shown) if shown else None
 
 
 def record_hash(elements_json: str, raw_json: str) -> str:
@@ -164,6 +182,16 @@ def capped_raw_json(raw_json: str, max_bytes: int) -> str:
         return raw_json
     note = {"bytes": len(whole), "limit": max_bytes, "sha256": hashlib.sha256(whole).hexdigest(), "prefix": raw_json[:RAW_PREFIX_CHARS]}
     return canonical_json({"raw_capped": note})
+
+
+def expanded_counters(dialect: str):
+    """The staged models' counters as rows (key: the metric, value), expanded from each model's JSON object by the
+    database itself (json_each on SQLite, jsonb_each_text on PostgreSQL); joined after its model, once per model."""
+    if dialect == "postgresql":
+        counter = func.jsonb_each_text(cast(STAGED.c.counters, JSONB)).table_valued("key", "value").alias("counter")
+        return counter, cast(counter.c.value, Double)
+    counter = func.json_each(STAGED.c.counters).table_valued("key", "value").alias("counter")
+    return counter, counter.c.value
 
 
 def _json_column(value):
@@ -224,7 +252,7 @@ class SnapshotWriter:
         spider_version: str,
         *,
         source: str | None = None,
-        batch_size: int = 1000,
+        batch_size: int = 5000,
         lock: DatabaseLock | None = None,
         policy: HealthPolicy | None = None,
         max_raw_bytes: int = 0,
@@ -242,9 +270,8 @@ class SnapshotWriter:
         self.recovered: list[dict[str, Any]] = []  # runs of dead processes this writer closed at start
         self._own_lock = False
         self._connection = None
-        # Staged a chunk at a time; a model id is a duplicate when this chunk or the staged table holds it.
-        self._pending: dict[str, dict[str, Any]] = {}
-        self._pending_counters: list[dict[str, Any]] = []
+        self._pending: list[tuple] = []  # staged a chunk at a time (STAGED_COLUMNS)
+        self._offered = 0  # models added, duplicates included: the staged table keeps the first of each id
         self.models_seen = 0
         self.unreadable = 0
         self.duplicates = 0
@@ -287,31 +314,23 @@ class SnapshotWriter:
     def add(self, model_id: str, elements: dict[str, Any], raw: dict[str, Any], counters: dict[str, int | float] | None = None) -> None:
         """Stage one model's record as seen in this run (`counters`: its volatile counters, kept apart; a counter
         the store did not show is None or missing)."""
-        key = model_key(model_id)
-        if key in self._pending:
-            self.duplicates += 1
-            return
         elements_json, raw_json = canonical_json(elements), capped_raw_json(canonical_json(raw), self.max_raw_bytes)
-        self._pending[key] = {
-            "model_key": key,
-            "model_id": model_id,
-            "content_hash": record_hash(elements_json, raw_json),
-            "elements": elements_json,
-            "raw": raw_json,
-            "element_keys": canonical_json(sorted(elements)),
-        }
-        self._pending_counters += [
-            {"model_key": key, "metric": metric, "value": value} for metric, value in (counters or {}).items() if value is not None
-        ]
+        self._pending.append(
+            (
+                model_key(model_id),
+                model_id,
+                record_hash(elements_json, raw_json),
+                elements_json,
+                raw_json,
+                element_keys_json(tuple(elements)),
+                counters_json(counters) if counters else None,
+            )
+        )
         self._flush_when_full()
 
     def add_unreadable(self, model_id: str) -> None:
         """Stage a model the listing named but whose record could not be read: present, content unknown."""
-        key = model_key(model_id)
-        if key in self._pending:
-            self.duplicates += 1
-            return
-        self._pending[key] = {"model_key": key, "model_id": model_id, "content_hash": None, "elements": None, "raw": None, "element_keys": None}
+        self._pending.append((model_key(model_id), model_id, None, None, None, None, None))
         self._flush_when_full()
 
     def finish(
@@ -334,6 +353,8 @@ class SnapshotWriter:
             raise StorewatchError(f"{self.store}: the run was never started, so there is nothing to finish")
         try:
             self._flush()
+            with self._connection.begin():
+                self._count_staged()
             summary = RunSummary(self.run_id, self.store, self.observed_at, status, models_seen=self.models_seen)
             summary.errors = errors + self.duplicates
             notes = [error_summary] if error_summary else []
@@ -399,22 +420,20 @@ class SnapshotWriter:
             self._flush()
 
     def _flush(self) -> None:
-        """Stage the pending chunk; a model already staged by an earlier chunk is a duplicate (the first wins,
-        its counters with it)."""
+        """Stage the pending chunk; a model already staged (by this chunk or an earlier one) is a duplicate: the
+        first wins, its counters with it."""
         if not self._pending:
             return
+        placeholder = "?" if self._connection.dialect.paramstyle == "qmark" else "%s"
         with self._connection.begin():
-            already = set(self._connection.execute(select(STAGED.c.model_key).where(STAGED.c.model_key.in_(list(self._pending)))).scalars())
-            rows = [row for key, row in self._pending.items() if key not in already]
-            counters = [row for row in self._pending_counters if row["model_key"] not in already]
-            self.duplicates += len(already)
-            self.models_seen += len(rows)
-            self.unreadable += sum(row["content_hash"] is None for row in rows)
-            if rows:
-                self._connection.execute(insert(STAGED), rows)
-            if counters:
-                self._connection.execute(insert(STAGED_COUNTERS), counters)
-        self._pending, self._pending_counters = {}, []
+            self._connection.exec_driver_sql(STAGE_SQL.format(placeholders=", ".join([placeholder] * len(STAGED_COLUMNS))), self._pending)
+        self._offered += len(self._pending)
+        self._pending = []
+
+    def _count_staged(self) -> None:
+        """How many models the run saw (duplicates once), how many of them were unreadable, how many duplicates."""
+        seen, readable = self._connection.execute(select(func.count(), func.count(STAGED.c.content_hash))).one()
+        self.models_seen, self.unreadable, self.duplicates = seen, seen - readable, self._offered - seen
 
     # -- judging ------------------------------------------------------------------------------------------
 
@@ -509,14 +528,15 @@ class SnapshotWriter:
         """Record the staged counters that moved, or that their model never showed before, and make them the
         models' latest values; returns how many were recorded."""
         connection = self._connection
-        counter_model = and_(models.c.store == self.store, models.c.model_key == STAGED_COUNTERS.c.model_key)
-        latest = and_(latest_metrics.c.model_pk == models.c.id, latest_metrics.c.metric == STAGED_COUNTERS.c.metric)
+        counter, value = expanded_counters(connection.dialect.name)
+        latest = and_(latest_metrics.c.model_pk == models.c.id, latest_metrics.c.metric == counter.c.key)
         moved = (
-            select(models.c.id, STAGED_COUNTERS.c.metric, literal(self.run_id, Integer), STAGED_COUNTERS.c.value)
-            .select_from(STAGED_COUNTERS)
-            .join(models, counter_model)
+            select(models.c.id, counter.c.key, literal(self.run_id, Integer), value)
+            .select_from(STAGED)
+            .join(models, and_(models.c.store == self.store, models.c.model_key == STAGED.c.model_key))
+            .join(counter, true())
             .outerjoin(latest_metrics, latest)
-            .where(latest_metrics.c.value.is_(None) | (latest_metrics.c.value != STAGED_COUNTERS.c.value))
+            .where(STAGED.c.counters.is_not(None), latest_metrics.c.value.is_(None) | (latest_metrics.c.value != value))
         )
         connection.execute(insert(metrics).from_select(["model_pk", "metric", "run_id", "value"], moved))
         # Counted, not taken from the INSERT's rowcount: PostgreSQL's driver gives none for INSERT ... SELECT.
