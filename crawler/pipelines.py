@@ -178,7 +178,7 @@ class SnapshotPipeline:
         engine = lock.engine if lock is not None else open_database(self.database_url)
         self.writer = SnapshotWriter(
             engine, spider.name, self.observed_at, f"{spider.name}/{spider.version}", source=self.source, lock=lock, policy=self.policy,
-            max_raw_bytes=self.max_raw_bytes,
+            max_raw_bytes=self.max_raw_bytes, lists_whole_store=getattr(spider, "lists_whole_store", True),
         )
         try:
             self.writer.start()

@@ -240,6 +240,11 @@ class HuggingfaceSpider(StoreSpider):
         self.pages: set[str] = set()
         self.listed = 0
 
+    @property
+    def lists_whole_store(self) -> bool:
+        """False with `max_models`: a model missing from the top N may only have been overtaken, not removed."""
+        return not self.settings.getdict("STOREWATCH_SCOPE").get("max_models")
+
     async def start(self):
         self.scope = self.settings.getdict("STOREWATCH_SCOPE")
         first = listing_url(self.scope)

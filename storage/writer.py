@@ -256,6 +256,7 @@ class SnapshotWriter:
         lock: DatabaseLock | None = None,
         policy: HealthPolicy | None = None,
         max_raw_bytes: int = 0,
+        lists_whole_store: bool = True,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -266,6 +267,9 @@ class SnapshotWriter:
         self.lock = lock
         self.policy = policy or HealthPolicy()
         self.max_raw_bytes = max_raw_bytes  # a larger raw record is stored as a note (capped_raw_json)
+        # False for a slice of the store capped by rank (the Hub's top N by downloads): a model missing from it
+        # may only have been overtaken, so the run removes nothing, complete or not.
+        self.lists_whole_store = lists_whole_store
         self.run_id: int | None = None
         self.recovered: list[dict[str, Any]] = []  # runs of dead processes this writer closed at start
         self._own_lock = False
@@ -507,12 +511,14 @@ class SnapshotWriter:
                 held_changes += len(to_hold)
 
         notes = []
-        if status == "complete":
+        if not self.lists_whole_store:
+            notes.append("a capped listing (the top models only): nothing removed")
+        if status == "complete" and self.lists_whole_store:
             removed, removed_keys = self._remove_missing(summary)
             closed += removed
             closed_keys += removed_keys
         elif status == "suspect":
-            held_removals = self._hold_missing()
+            held_removals = self._hold_missing() if self.lists_whole_store else 0
             if held_changes or held_removals:
                 notes.append(
                     f"held for `storewatch accept {self.run_id}`: {plural(held_removals, 'missing model')} and {plural(held_changes, 'changed model')}"

@@ -78,6 +78,18 @@ def test_removal_and_return(engine):
     assert history[1]["changes"] == {"name": {"old": "Beta", "new": "Beta 2"}}
 
 
+def test_a_capped_listing_removes_nothing_but_records_changes(engine):
+    """The Hub's top N by downloads: a model missing from it may only have been overtaken."""
+    record({"a": A, "b": B}, engine, "2020-01-01")
+    writer = SnapshotWriter(engine, "teststore", day("2020-02-01"), "teststore/1", lists_whole_store=False)
+    writer.start()
+    writer.add("a", {"name": "Alpha 2"}, {"id": "a"})
+    summary = writer.finish("complete")
+    assert (summary.status, summary.changed, summary.removed, summary.absent) == ("complete", 1, 0, 0)
+    assert "nothing removed" in summary.error_summary
+    assert ids_as_of(engine, "2020-02-15") == {"a", "b"}
+
+
 @pytest.mark.parametrize("status", ["partial", "suspect", "failed"])
 def test_partial_suspect_or_failed_run_closes_nothing(engine, status):
     record({"a": A, "b": B}, engine, "2020-01-01")

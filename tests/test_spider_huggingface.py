@@ -96,6 +96,18 @@ def test_listing_url_scopes_and_next_link():
     assert next_page(None) is None
 
 
+def test_only_the_whole_hub_may_remove_models():
+    from scrapy.utils.test import get_crawler
+
+    from spiders.huggingface import HuggingfaceSpider
+
+    def spider(scope):
+        return HuggingfaceSpider.from_crawler(get_crawler(HuggingfaceSpider, settings_dict={"STOREWATCH_SCOPE": scope}))
+
+    assert spider({}).lists_whole_store and spider({"author": "google"}).lists_whole_store
+    assert not spider({"max_models": 100}).lists_whole_store  # the top 100 by downloads: a model may only have dropped out
+
+
 def test_rate_limit_headers_set_the_wait():
     assert asked_wait('"api";r=0;t=123', None) == 123
     assert asked_wait(None, "30") == 30
