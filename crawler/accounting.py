@@ -48,10 +48,11 @@ def note_malformed_listing(stats, message: str) -> None:
 
 
 def _keep_sample(stats, message: str) -> None:
-    """Keep the first few messages for the run's error summary."""
+    """Keep the first few distinct messages for the run's error summary (the count says how many there were)."""
     samples = stats.get_value(ERROR_SAMPLES) or []
-    if len(samples) < MAX_SAMPLES:
-        stats.set_value(ERROR_SAMPLES, [*samples, message[:300]])
+    message = message[:300]
+    if len(samples) < MAX_SAMPLES and message not in samples:
+        stats.set_value(ERROR_SAMPLES, [*samples, message])
 
 
 def run_status(stats: dict[str, Any], close_reason: str) -> str:

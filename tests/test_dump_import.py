@@ -74,6 +74,17 @@ def test_a_malformed_line_is_counted_and_the_run_removes_nothing(tmp_path):
     assert len(cli_json("models", "onnx_zoo", db=str(db))) == len(entries)  # the three left out are not removed
 
 
+def test_many_records_without_an_id_are_counted_and_named_once(tmp_path):
+    db = tmp_path / "storewatch.db"
+    nameless = [{"model": "resnet", "opset_version": 7}] * 3  # no model_path: nobody can tell which model
+
+    import_file(db, write_jsonl(tmp_path / "nameless.jsonl", [*manifest("2023-12-26"), *nameless]), "2023-12-26")
+
+    latest = runs(db)[-1]
+    assert (latest["status"], latest["errors"]) == ("partial", 3)
+    assert latest["error_summary"].count("a record names no model id") == 1
+
+
 def test_an_unreadable_record_with_an_id_keeps_its_model_unchanged(tmp_path):
     db = tmp_path / "storewatch.db"
     entries = manifest("2023-12-26")
