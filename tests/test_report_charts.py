@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from crawler.elements import ELEMENTS
 from crawler.report.charts import RunMarks, store_timeline
 from crawler.report.content import build_report
 from crawler.report.figures import build_charts
@@ -189,7 +190,7 @@ def test_churn_coverage_and_element_changes_of_a_recorded_history(engine):
     assert [(p["models"], p["shares"]) for p in coverage["points"]] == [
         (3, {"name": 1.0, "license": round(1 / 3, 4)}), (3, {"name": 1.0, "license": round(1 / 3, 4)}), (3, {"name": 1.0, "license": round(1 / 3, 4)})
     ]
-    assert coverage["points"][0]["mean_coverage"] == round((1 + 1 / 3) / 29, 4)
+    assert coverage["points"][0]["mean_coverage"] == round((1 + 1 / 3) / len(ELEMENTS), 4)  # the mean over the whole taxonomy
     (changes,) = content["element_changes"]
     assert [run["observed_at"][:10] for run in changes["runs"]] == ["2020-01-11", "2020-01-21", "2020-01-31"]
     assert {row["element"]: row["models"] for row in changes["elements"]} == {"name": [0, 1, 0], "license": [0, 1, 0]}
