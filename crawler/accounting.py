@@ -15,6 +15,8 @@ LISTING_FAILURES = "storewatch/listing_failures"
 LISTING_MALFORMED = "storewatch/listing_malformed"
 MODEL_FAILURES = "storewatch/model_failures"
 ERROR_SAMPLES = "storewatch/error_samples"
+ARCHIVE_FAILED = "storewatch/archive_failed"  # why writing the web archive failed (webarchive/middleware.py)
+SOURCE_INCOMPLETE = "storewatch/source_incomplete"  # why the replayed snapshot is known to be incomplete
 MAX_SAMPLES = 5
 # Signal sent (response=, exception=) when a listing callback raised: its answer was not the whole listing.
 listing_refused = object()
@@ -58,15 +60,16 @@ def _keep_sample(stats, message: str) -> None:
 def run_status(stats: dict[str, Any], close_reason: str) -> str:
     """`complete` only if the crawl finished normally and every listing request was answered with a listing.
 
-    Nothing listed at all is `failed`; a listing that answered with the wrong document is `suspect`; some
+    Nothing listed at all, or a web archive that could not be written, is `failed`; a replay of a snapshot
+    known to be incomplete (a damaged WARC file) is `partial`; a listing that answered with the wrong document is `suspect`; some
     listings answered but not all (or the crawl was cut short) is `partial`. The snapshot writer may still
     judge a `complete` run `suspect` or `partial` against the store's history (storage/health.py).
     """
-    if not stats.get(LISTING_RESPONSES):
+    if not stats.get(LISTING_RESPONSES) or stats.get(ARCHIVE_FAILED):
         return "failed"
     if stats.get(LISTING_MALFORMED):
         return "suspect"
-    if close_reason != "finished" or stats.get(LISTING_FAILURES):
+    if close_reason != "finished" or stats.get(LISTING_FAILURES) or stats.get(SOURCE_INCOMPLETE):
         return "partial"
     return "complete"
 
@@ -76,7 +79,7 @@ def error_count(stats: dict[str, Any]) -> int:
 
 
 def error_summary(stats: dict[str, Any], close_reason: str) -> str | None:
-    parts = []
+    parts = [stats[key] for key in (ARCHIVE_FAILED, SOURCE_INCOMPLETE) if stats.get(key)]
     if close_reason != "finished":
         parts.append(f"crawl ended early ({close_reason})")
     if stats.get(LISTING_MALFORMED):

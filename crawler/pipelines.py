@@ -8,7 +8,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.exceptions import DropItem
 
-from crawler.accounting import error_count, error_summary, note_failure, run_status
+from crawler.accounting import SOURCE_INCOMPLETE, error_count, error_summary, note_failure, run_status
 from crawler.elements import ELEMENTS
 from crawler.items import ModelBatch, ModelRecord, UnreadableModel
 from storage.db import open_database
@@ -187,6 +187,9 @@ class SnapshotPipeline:
             self.crawler.stats.set_value("storewatch/refused", str(error))
             raise
         self.crawler.stats.set_value("storewatch/run_id", self.writer.run_id)
+        incomplete = self.crawler.settings.get("STOREWATCH_SOURCE_INCOMPLETE")
+        if incomplete:  # a snapshot read from a damaged archive: what could be read is recorded, as a partial run
+            self.crawler.stats.set_value(SOURCE_INCOMPLETE, incomplete)
 
     def process_item(self, item):
         if self.writer is None:

@@ -29,6 +29,7 @@ class Snapshot:
     # An archive replay (a recording of web.archive.org) holds the store on several days: its capture days.
     capture_days: tuple[date, ...] = ()
     archive_day: date | None = None  # set on one day's view of an archive replay (`days()`)
+    incomplete: str | None = None  # why the snapshot is known to lack answers (read from a damaged WARC file)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "Snapshot":
@@ -41,6 +42,7 @@ class Snapshot:
             observed_at = parse_instant(meta["observed_at"], end_of_day=False)
             store = meta["store"]
             capture_days = tuple(sorted(date.fromisoformat(day) for day in meta.get("capture_dates", ())))
+            incomplete = meta.get("incomplete") or None
         except FileNotFoundError:
             raise StorewatchError(f"not a snapshot directory (no {SNAPSHOT_FILE}): {path}") from None
         except (OSError, ValueError, KeyError, TypeError) as error:
@@ -52,7 +54,8 @@ class Snapshot:
         if meta.get("reconstructed") is True and RECONSTRUCTED not in described:  # the report marks such runs
             described = f"{RECONSTRUCTED} {described}".strip()
         return cls(
-            path=path.resolve(), store=store, observed_at=observed_at, source=f"replay:{path.name} {described}".strip(), capture_days=capture_days
+            path=path.resolve(), store=store, observed_at=observed_at, source=f"replay:{path.name} {described}".strip(), capture_days=capture_days,
+            incomplete=incomplete,
         )
 
     def days(self) -> list["Snapshot"]:

@@ -173,6 +173,7 @@ def _run_locked(jobs, locks, database_url, on_result, progress, log_level, fault
                     STOREWATCH_REPLAY_URL=server.ready(),
                     STOREWATCH_OBSERVED_AT=isoformat(snapshot.observed_at),
                     STOREWATCH_SOURCE=snapshot.source,
+                    STOREWATCH_SOURCE_INCOMPLETE=snapshot.incomplete,
                 )
             crawler.settings.setdict(run_settings, priority="cmdline")
             yield process.crawl(crawler)

@@ -64,6 +64,8 @@ DOWNLOAD_HANDLERS = {
 
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.StoreAuthMiddleware": 400,
+    # Next to the download handler: sees each response as received, before decompression, redirects, retries.
+    "webarchive.middleware.ArchiveMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.RunAccountingMiddleware": 60,  # after HttpErrorMiddleware: only 2xx count as answered
@@ -82,6 +84,12 @@ STOREWATCH_OBSERVED_AT = None  # ISO instant of the snapshot; None: now (a live 
 STOREWATCH_SOURCE = None  # where the run's data came from, for crawl_runs.source
 STOREWATCH_REPLAY_URL = None  # base URL of a replay server; None: crawl the live stores
 STOREWATCH_PROGRESS = False  # print a progress line on stderr
+# The web archive (webarchive/): every response of a run into WARC files under <dir>/<store>/.
+STOREWATCH_ARCHIVE = None  # False turns it off; None: $STOREWATCH_ARCHIVE (`off` turns it off), else on
+STOREWATCH_ARCHIVE_DIR = None  # None: $STOREWATCH_ARCHIVE_DIR, else archive/ beside the SQLite database (./data/archive)
+STOREWATCH_ARCHIVE_ROTATE_BYTES = 1024**3  # a WARC file past this size is closed and the next one begun
+# A replayed snapshot known to be incomplete (a damaged WARC file read as far as it goes): why. The run is `partial`.
+STOREWATCH_SOURCE_INCOMPLETE = None
 # The slice of a store to crawl, from its storewatch.toml table (crawler/schedule_config.py, STORE_SCOPES):
 # e.g. {"author": "google", "max_models": 1000} for the Hub; empty: the whole store.
 STOREWATCH_SCOPE: dict = {}

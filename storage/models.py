@@ -7,7 +7,7 @@ from typing import Any
 
 import hashlib
 
-from sqlalchemy import JSON, CheckConstraint, Double, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Double, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.timeutil import UTCDateTime
@@ -220,3 +220,29 @@ class LockHolder(Base):
     host: Mapped[str] = mapped_column(String(255), doc="Host name of its holder")
     run_id: Mapped[int | None] = mapped_column(Integer, doc="The run a store's writer is recording")
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), doc="When the lock was taken, UTC")
+
+
+class ArchivedPayload(Base):
+    """The first WARC record that archived a payload: later responses with the same payload become `revisit` records
+    pointing here (Browsertrix's deduplication across crawls, the identical-payload-digest profile)."""
+
+    __tablename__ = "archived_payloads"
+
+    digest: Mapped[str] = mapped_column(String(80), primary_key=True, doc="The payload's digest as WARC writes it (sha1:BASE32)")
+    target_uri: Mapped[str] = mapped_column(Text, doc="The URL of the first response with this payload (its WARC-Target-URI)")
+    archived_at: Mapped[datetime] = mapped_column(UTCDateTime(), doc="That response's WARC-Date, UTC")
+    warc_file: Mapped[str] = mapped_column(Text, doc="The WARC file holding the record")
+    offset: Mapped[int] = mapped_column(BigInteger, doc="Byte offset of the record (its gzip member) in that file")
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), index=True, doc="The run that archived it")
+
+
+class ArchiveFile(Base):
+    """A WARC file one run wrote (a run writes one, or more once a file reaches the rotation size); closed when the
+    run ends and never written again."""
+
+    __tablename__ = "archive_files"
+
+    path: Mapped[str] = mapped_column(Text, primary_key=True, doc="The WARC file's path")
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), index=True, doc="The run that wrote it")
+    records: Mapped[int] = mapped_column(Integer, doc="WARC records in the file (warcinfo, requests, responses, revisits)")
+    bytes: Mapped[int] = mapped_column(BigInteger, doc="The file's size in bytes")

@@ -1,0 +1,128 @@
+"""The downloader middleware that archives every response a crawl receives as WARC 1.1 (webarchive/run_archive.py).
+
+A downloader middleware rather than an extension on `response_received`: placed next to the download handler
+(order 950, after DownloaderStats), its `process_response` sees each response as it came off the wire, before
+HttpCompressionMiddleware decompresses the body and before RedirectMiddleware and RetryMiddleware swallow
+a 3xx or a failed answer -- the signal sees only what survives them. In a replay the download handler has
+already given the response its live URL, so the records carry the store's real URLs.
+
+The run is known once the snapshot pipeline has begun it (`storewatch/run_id` in the stats, set before
+`spider_opened` is sent); a crawl that records several runs (an archive crawl, one per capture day) has no
+single run, and is not archived. A write that fails (a full disk) stops the crawl and fails its run
+(`storewatch/archive_failed`, read by crawler/accounting.py); the half-written file is deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import _schedule_coro
+
+from crawler.accounting import ARCHIVE_FAILED
+from storage.db import open_database
+from storage.runs import get_run
+from webarchive.location import archive_folder, archiving_on
+from webarchive.run_archive import ROTATE_BYTES, Exchange, RunArchive, RunInfo
+
+ARCHIVED_FILES = "storewatch/archive_files"
+logger = logging.getLogger(__name__)
+
+
+class ArchiveMiddleware:
+    """Writes a request and a response (or revisit) record for every response, into the run's WARC files."""
+
+    def __init__(self, crawler, folder, rotate_bytes: int) -> None:
+        self.crawler = crawler
+        self.folder = folder
+        self.rotate_bytes = rotate_bytes
+        self.archive: RunArchive | None = None
+        self.own_engine = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        if not archiving_on(settings.get("STOREWATCH_ARCHIVE")):
+            raise NotConfigured
+        folder = archive_folder(settings.get("STOREWATCH_ARCHIVE_DIR"), settings.get("STOREWATCH_DATABASE_URL"))
+        return cls(crawler, folder, settings.getint("STOREWATCH_ARCHIVE_ROTATE_BYTES", ROTATE_BYTES))
+
+    def spider_opened(self, spider) -> None:
+        run_id = self.crawler.stats.get_value("storewatch/run_id")
+        if run_id is None:
+            return
+        lock = getattr(self.crawler, "storewatch_lock", None)
+        engine = lock.engine if lock is not None else self._open_engine()
+        run = get_run(engine, run_id)
+        info = RunInfo(spider.name, run_id, f"{spider.name}/{spider.version}", run["observed_at"], run["source"] or "live")
+        self.archive = RunArchive(engine, self.folder, info, rotate_bytes=self.rotate_bytes)
+
+    def process_response(self, request, response, spider=None):
+        if self.archive is not None:
+            try:
+                self.archive.add(exchange_of(request, response))
+            except OSError as error:
+                self._fail(error)
+        return response
+
+    def spider_closed(self, spider, reason) -> None:
+        if self.archive is None:
+            return
+        archive, self.archive = self.archive, None
+        try:
+            files = archive.close()
+        except OSError as error:
+            archive.abandon()
+            self.crawler.stats.set_value(ARCHIVE_FAILED, _failure(error))
+        else:
+            self.crawler.stats.set_value(ARCHIVED_FILES, [file.path for file in files])
+        if self.own_engine is not None:
+            self.own_engine.dispose()
+
+    def _fail(self, error: OSError) -> None:
+        archive, self.archive = self.archive, None
+        archive.abandon()
+        self.crawler.stats.set_value(ARCHIVE_FAILED, _failure(error))
+        logger.error(_failure(error))
+        _schedule_coro(self.crawler.engine.close_spider_async(reason="archive_failed"))
+
+    def _open_engine(self):
+        self.own_engine = open_database(self.crawler.settings.get("STOREWATCH_DATABASE_URL"))
+        return self.own_engine
+
+
+def _failure(error: OSError) -> str:
+    where = f" ({error.filename})" if error.filename else ""
+    return f"writing the web archive failed{where}: {error.strerror or error}; the run is not recorded"
+
+
+def exchange_of(request, response) -> Exchange:
+    """A Scrapy request and its response as an Exchange; a page rendered in a browser keeps its DOM as rendered."""
+    rendered = bool(request.meta.get("playwright"))
+    return Exchange(
+        url=response.url,
+        method=request.method,
+        request_headers=_pairs(request.headers),
+        request_body=request.body,
+        status=response.status,
+        reason=_reason(response.status),
+        response_headers=_pairs(response.headers),
+        body=b"" if rendered else response.body,
+        rendered=response.body if rendered else None,
+    )
+
+
+def _pairs(headers) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, values in headers.items() for value in values]
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

@@ -1,0 +1,219 @@
+"""One run's WARC files: request and response records for every exchange, a revisit for a payload archived before.
+
+No Scrapy here: the crawl's middleware (webarchive/middleware.py) hands over plain `Exchange`s. Each file
+starts with a `warcinfo` record describing the run, every record is its own gzip member (so a reader can
+seek to any record's offset), and a file past the rotation size is closed and the next one begun.
+
+Deduplication follows Browsertrix: a response whose payload digest is in `archived_payloads` (or was written
+earlier in this run) is written as a `revisit` record (identical-payload-digest profile, HTTP headers kept,
+no body). Exchanges are held in small batches so that one query asks about a whole batch's digests; the
+run's new payloads and files are recorded in one transaction when the run's archive is closed, so nothing
+points into a file that was not written to the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import Engine
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from storage.archive_index import PayloadOrigin, WrittenFile, payload_origins, record_archive
+from storage.timeutil import isoformat, utcnow
+
+ROTATE_BYTES = 1024**3  # a file is closed once it passes 1 GB, as Heritrix and Browsertrix do
+BATCH_EXCHANGES = 200  # exchanges held before their digests are looked up together...
+BATCH_BYTES = 16 * 1024**2  # ...or once their bodies pass this many bytes
+# Headers that described the bytes on the wire, not the body kept: Scrapy hands over a de-chunked body.
+_WIRE_HEADERS = frozenset({b"transfer-encoding"})
+RENDERED_STATUS = "WARC-Storewatch-Status"  # a rendered page's HTTP status, on its conversion record
+
+
+@dataclass
+class Exchange:
+    """One HTTP request and the response received for it, as the crawl saw them (the live URL, the body as received)."""
+
+    url: str
+    method: str
+    request_headers: list[tuple[str, str]]
+    request_body: bytes
+    status: int
+    reason: str
+    response_headers: list[tuple[str, str]]
+    body: bytes
+    received_at: datetime = field(default_factory=utcnow)
+    rendered: bytes | None = None  # a page rendered in a browser: its DOM (kept as a `conversion` record; `body` unused)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the warcinfo record of each of the run's files says about the run."""
+
+    store: str
+    run_id: int
+    spider_version: str
+    observed_at: datetime
+    source: str
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "software": "storewatch (warcio)",
+            "format": "WARC File Format 1.1",
+            "store": self.store,
+            "run-id": str(self.run_id),
+            "spider-version": self.spider_version,
+            "observed-at": isoformat(self.observed_at),
+            "source": self.source,
+        }
+
+
+def payload_digest(body: bytes) -> str:
+    """The payload digest as WARC files (and warcio) write it: `sha1:` and the SHA-1 in base 32."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
+
+
+def warc_date(moment: datetime) -> str:
+    """A WARC 1.1 date: UTC, microseconds, `Z`."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class RunArchive:
+    """The WARC files of one run under `folder/<store>/`, and their index rows once closed."""
+
+    def __init__(self, engine: Engine, folder: Path, info: RunInfo, *, rotate_bytes: int = ROTATE_BYTES) -> None:
+        self.engine = engine
+        self.folder = Path(folder).resolve() / info.store  # the index names files by absolute path
+        self.info = info
+        self.rotate_bytes = rotate_bytes
+        self.files: list[WrittenFile] = []
+        self.new_payloads: dict[str, PayloadOrigin] = {}  # archived first by this run
+        self.pending: list[Exchange] = []
+        self.pending_bytes = 0
+        self._file: BinaryIO | None = None
+        self._path: Path | None = None
+        self._writer: WARCWriter | None = None
+        self._records = 0
+
+    def add(self, exchange: Exchange) -> None:
+        """Archive one exchange (written with its batch)."""
+        self.pending.append(exchange)
+        self.pending_bytes += len(exchange.body) + len(exchange.rendered or b"")
+        if len(self.pending) >= BATCH_EXCHANGES or self.pending_bytes >= BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the held exchanges: one query for their digests, then their records."""
+        batch, self.pending, self.pending_bytes = self.pending, [], 0
+        if not batch:
+            return
+        digests = [payload_digest(exchange.body) if exchange.rendered is None else "" for exchange in batch]
+        earlier = payload_origins(self.engine, [digest for digest in digests if digest and digest not in self.new_payloads])
+        for exchange, digest in zip(batch, digests):
+            self._write(exchange, digest, self.new_payloads.get(digest) or earlier.get(digest))
+
+    def close(self) -> list[WrittenFile]:
+        """Write what is held, close the last file, and record the run's files and new payloads; returns the files.
+
+        An OSError (a full disk) leaves the index untouched: the caller fails the run."""
+        self.flush()
+        self._close_file()
+        record_archive(self.engine, self.info.run_id, self.files, self.new_payloads)
+        return self.files
+
+    def abandon(self) -> None:
+        """Stop after a write failed: close the file being written and delete it (it ends mid-record); nothing is recorded."""
+        self.pending = []
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            if self._path is not None:
+                self._path.unlink(missing_ok=True)
+            self._file = None
+
+    def _write(self, exchange: Exchange, digest: str, origin: PayloadOrigin | None) -> None:
+        writer = self._current_writer()
+        date = warc_date(exchange.received_at)
+        if exchange.rendered is not None:
+            record = self._rendered_record(writer, exchange, date)
+        elif origin is None:
+            self.new_payloads[digest] = PayloadOrigin(exchange.url, exchange.received_at, str(self._path), self._file.tell())
+            record = writer.create_warc_record(
+                exchange.url, "response", payload=BytesIO(exchange.body), length=len(exchange.body), http_headers=self._http_headers(exchange),
+                warc_headers_dict={"WARC-Date": date, "WARC-Payload-Digest": digest},
+            )
+        else:
+            record = writer.create_revisit_record(
+                exchange.url, digest, origin.target_uri, warc_date(origin.archived_at), http_headers=self._http_headers(exchange),
+                warc_headers_dict={"WARC-Date": date},
+            )
+        self._emit(record)
+        self._emit(self._request_record(writer, exchange, date, record.rec_headers.get_header("WARC-Record-ID")))
+        if self._file.tell() >= self.rotate_bytes:
+            self._close_file()
+
+    @staticmethod
+    def _http_headers(exchange: Exchange) -> StatusAndHeaders:
+        kept = [(name, value) for name, value in exchange.response_headers if name.lower().encode() not in _WIRE_HEADERS]
+        return StatusAndHeaders(f"{exchange.status} {exchange.reason}".strip(), kept, protocol="HTTP/1.1")
+
+    @staticmethod
+    def _rendered_record(writer: WARCWriter, exchange: Exchange, date: str):
+        """A page rendered in a browser: its DOM as a `conversion` record of the page's URI. The bytes the browser
+        received stay inside Chromium (reading them back would cost a second fetch), so there is no response
+        record beside it; the HTTP status travels in WARC-Storewatch-Status for the reader."""
+        return writer.create_warc_record(
+            exchange.url, "conversion", payload=BytesIO(exchange.rendered), length=len(exchange.rendered),
+            warc_content_type="text/html; charset=utf-8",
+            warc_headers_dict={"WARC-Date": date, "WARC-Refers-To-Target-URI": exchange.url, RENDERED_STATUS: str(exchange.status)},
+        )
+
+    def _request_record(self, writer: WARCWriter, exchange: Exchange, date: str, response_id: str):
+        target = exchange.url.split("://", 1)[-1]
+        path = "/" + target.split("/", 1)[1] if "/" in target else "/"
+        headers = StatusAndHeaders(f"{exchange.method} {path} HTTP/1.1", exchange.request_headers, protocol="HTTP/1.1", is_http_request=True)
+        return writer.create_warc_record(
+            exchange.url, "request", payload=BytesIO(exchange.request_body), length=len(exchange.request_body), http_headers=headers,
+            warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response_id},
+        )
+
+    def _emit(self, record) -> None:
+        self._writer.write_record(record)
+        self._records += 1
+
+    def _current_writer(self) -> WARCWriter:
+        if self._writer is None:
+            self._open_file()
+        return self._writer
+
+    def _open_file(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = utcnow().strftime("%Y%m%d%H%M%S")
+        name = f"{self.info.store}-run{self.info.run_id}-{stamp}"
+        path, sequence = self.folder / f"{name}.warc.gz", 1
+        while path.exists():  # rotated within the same second
+            path, sequence = self.folder / f"{name}-{sequence}.warc.gz", sequence + 1
+        self._path = path
+        self._file = open(path, "xb")  # never an existing file: a run's files are never written again
+        self._writer = WARCWriter(self._file, gzip=True, warc_version="WARC/1.1")
+        self._records = 0
+        self._emit(self._writer.create_warcinfo_record(path.name, self.info.fields()))
+
+    def _close_file(self) -> None:
+        if self._file is None:
+            return
+        self._file.flush()
+        os.fsync(self._file.fileno())  # a file recorded as written is on disk
+        size = self._file.tell()
+        self._file.close()
+        self.files.append(WrittenFile(str(self._path), self._records, size))
+        self._file, self._writer = None, None
