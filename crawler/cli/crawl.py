@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -26,8 +27,11 @@ HealthConfigOption = Annotated[
 def crawl(
     store: Annotated[str, typer.Argument(help="Store to crawl (see `storewatch stores`)")],
     replay: Annotated[
-        list[Path] | None,
-        typer.Option("--replay", help="Replay this snapshot directory instead of the live store; repeat for a series"),
+        list[str] | None,
+        typer.Option(
+            "--replay",
+            help="Replay this snapshot directory, archived run (run:N) or WARC file (FILE.warc.gz) instead of the live store; repeat for a series",
+        ),
     ] = None,
     db: DbOption = None,
     config: HealthConfigOption = None,
@@ -36,10 +40,13 @@ def crawl(
         typer.Option("--fail", metavar="PATTERN=ACTION", help=f"With --replay, rehearse an outage: {FAULT_HELP}"),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Scrapy's log")] = False,
+    no_archive: Annotated[bool, typer.Option("--no-archive", help="Write no web archive (WARC files) of this crawl")] = False,
 ) -> None:
     """Crawl STORE once and record the run: live, or from recorded snapshots (oldest first).
 
-    Each snapshot is recorded as observed at the date in its SNAPSHOT.json. A snapshot older than the
+    Each snapshot is recorded as observed at the date in its SNAPSHOT.json; an archived run (`run:N`) or a
+    WARC file is replayed as observed at its original date. Every crawl writes its responses as WARC files
+    (see "The archive" in the README) unless --no-archive or STOREWATCH_ARCHIVE=off. A snapshot older than the
     store's latest run is refused: history is appended in time order. Only one process writes a store at
     a time: while another crawls it, this one stops at once (exit status 2). Exit status 1 when a run
     failed or is suspect, 130 when interrupted (the run is recorded partial).
@@ -48,6 +55,7 @@ def crawl(
 
     \b
         storewatch crawl pytorch_hub --replay snapshots/pytorch_hub/2019-06-30
+        storewatch crawl pytorch_hub --replay run:1
         storewatch crawl onnx_zoo --replay snapshots/onnx_zoo/2023-12-26 --fail 'raw.githubusercontent.com/onnx/*=json:[]'
     """
     from crawler.runner import check_snapshots, run_crawls  # Scrapy is imported only by commands that crawl
@@ -59,27 +67,50 @@ def crawl(
     settings = load_config(config, known_stores=known_stores())
     policy = health_policy(settings, store)
     notifier = run_notifier(settings)
-    snapshots = [Snapshot.load(path) for path in replay or []]
     engine = open_database(db, writable=True)  # a read-only database fails now, not when the run is recorded
-    if snapshots:
-        snapshots = check_snapshots(store, snapshots, engine)
-    with interruptible():
-        summaries = run_crawls(
-            [(store, snapshot) for snapshot in snapshots] if snapshots else [(store, None)],
-            database_url=db,
-            on_result=print_summary,
-            progress=stderr.is_terminal,
-            log_level="INFO" if verbose else "ERROR",
-            faults=faults,
-            policies={store: policy},
-            scopes={store: settings.scopes.get(store, {})},
-        )
+    with ExitStack() as archived:  # snapshots read from the archive live in temporary directories until the end
+        snapshots = [replay_source(value, engine, archived) for value in replay or []]
+        if snapshots:
+            snapshots = check_snapshots(store, snapshots, engine)
+        with interruptible():
+            summaries = run_crawls(
+                [(store, snapshot) for snapshot in snapshots] if snapshots else [(store, None)],
+                database_url=db,
+                on_result=print_summary,
+                progress=stderr.is_terminal,
+                log_level="INFO" if verbose else "ERROR",
+                faults=faults,
+                policies={store: policy},
+                scopes={store: settings.scopes.get(store, {})},
+                extra_settings={"STOREWATCH_ARCHIVE": False} if no_archive else None,
+            )
     if notifier is not None:
         for summary in summaries:
             if summary.get("run_id") is not None:  # an archive crawl that found nothing new recorded no run
                 notifier.run_finished(engine, summary["run_id"])
-    if any(summary["status"] in ("failed", "suspect") for summary in summaries):
+    if any(summary["status"] in ("failed", "suspect") for summary in summaries) or any(s.incomplete for s in snapshots):
         raise typer.Exit(1)
+
+
+def replay_source(value: str, engine, archived: ExitStack) -> Snapshot:
+    """A `--replay` value as a snapshot: a directory, an archived run (`run:N`), or a WARC file.
+
+    A damaged WARC file is read up to the damage: one `error:` line per damage (file and byte offset), and
+    the snapshot replays what could be read, its run recorded `partial`."""
+    from webarchive.reader import file_snapshot, run_snapshot
+
+    if value.startswith("run:"):
+        number = value.removeprefix("run:")
+        if not number.isdigit():
+            raise StorewatchError(f"--replay {value}: run:N takes a run number (see `storewatch runs`)")
+        written = archived.enter_context(run_snapshot(engine, int(number)))
+    elif value.endswith((".warc.gz", ".warc")):
+        written = archived.enter_context(file_snapshot(Path(value), engine))
+    else:
+        return Snapshot.load(value)
+    for problem in written.problems:
+        print_line(f"error: {problem}", console=stderr)
+    return Snapshot.load(written.path)
 
 
 def health_policy(settings: ServiceConfig, store: str):

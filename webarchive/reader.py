@@ -1,0 +1,198 @@
+"""A run's WARC files, or one WARC file, as a replay snapshot directory: a WARC is a snapshot like a directory.
+
+The directory has the layout crawler/replay_server.py serves (`<host>/<path>?<query>` files, a `.meta.json`
+sidecar with each answer's status and headers, SNAPSHOT.json naming the store, observed_at and source), so
+everything downstream -- the replay server, `storewatch crawl --replay`, the spiders -- is reused as it is.
+
+The API, for commands built on the archive (`storewatch crawl --replay run:N`, re-extraction):
+
+    with run_snapshot(engine, run_id) as snapshot:   # a temporary directory, removed afterwards
+        Snapshot.load(snapshot.path)                  # crawler.replay.Snapshot: what run_crawls() replays
+
+`snapshot.observed_at` and `snapshot.source` are the run's own; `snapshot.incomplete` says why some answers
+are missing (a damaged file: read up to the damage, each damage reported with its file and byte offset), and
+SNAPSHOT.json carries it, so a replay of the directory records its run `partial`. A `revisit` record is
+resolved through `archived_payloads`: the payload it repeats may be in an earlier run's file.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine
+
+from crawler.replay_server import META_SUFFIX, SNAPSHOT_FILE, local_path
+from storage.archive_index import PayloadOrigin, payload_origins, run_archive_files
+from storage.errors import StorewatchError
+from storage.runs import get_run
+from storage.timeutil import isoformat, parse_instant
+from webarchive.run_archive import RENDERED_STATUS
+from webarchive.warc_records import DamagedArchive, WarcRecord, read_records
+
+
+@dataclass
+class ArchivedSnapshot:
+    """A snapshot directory written from WARC records, and what is known about it."""
+
+    path: Path
+    store: str
+    observed_at: datetime
+    source: str
+    run_id: int | None = None
+    answers: int = 0  # URLs answered in the directory
+    problems: list[str] = field(default_factory=list)  # damaged files (with their offsets), unresolved revisits
+
+    @property
+    def incomplete(self) -> str | None:
+        """Why some recorded answers are missing from the directory; None when every record was read."""
+        return "; ".join(self.problems) or None
+
+
+def write_run_snapshot(engine: Engine, run_id: int, into: Path) -> ArchivedSnapshot:
+    """Write run `run_id`'s archived answers into the new directory `into` (the run's observed_at and source)."""
+    try:
+        run = get_run(engine, run_id)
+    except Exception:  # noqa: BLE001 -- NoResultFound: say it in the user's terms
+        raise StorewatchError(f"no run {run_id} in this database (see `storewatch runs`)") from None
+    files = run_archive_files(engine, run_id)
+    if not files:
+        raise StorewatchError(f"run {run_id} has no web archive (it was crawled with archiving off, or it failed)")
+    snapshot = ArchivedSnapshot(into, run["store"], run["observed_at"], run["source"] or "live", run_id)
+    _write_snapshot(snapshot, [Path(file.path) for file in files], engine)
+    return snapshot
+
+
+def write_file_snapshot(warc: Path, into: Path, engine: Engine | None = None) -> ArchivedSnapshot:
+    """Write one WARC file's answers into the new directory `into`, observed at its warcinfo's observed-at.
+
+    Revisits of payloads in other files are resolved through `engine`'s archive index when one is given."""
+    if not warc.is_file():
+        raise StorewatchError(f"WARC file not found: {warc}")
+    info = _warcinfo(warc)
+    if "store" not in info or "observed-at" not in info:
+        raise StorewatchError(f"{warc}: not a storewatch WARC file (its warcinfo record names no store and observed-at)")
+    run_id = int(info["run-id"]) if info.get("run-id", "").isdigit() else None
+    snapshot = ArchivedSnapshot(into, info["store"], parse_instant(info["observed-at"], end_of_day=False), info.get("source", ""), run_id)
+    _write_snapshot(snapshot, [warc], engine)
+    return snapshot
+
+
+@contextmanager
+def run_snapshot(engine: Engine, run_id: int) -> Iterator[ArchivedSnapshot]:
+    """`write_run_snapshot` into a temporary directory `run<N>`, removed when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="storewatch-warc-") as parent:
+        yield write_run_snapshot(engine, run_id, Path(parent) / f"run{run_id}")
+
+
+@contextmanager
+def file_snapshot(warc: Path, engine: Engine | None = None) -> Iterator[ArchivedSnapshot]:
+    """`write_file_snapshot` into a temporary directory named after the file, removed when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="storewatch-warc-") as parent:
+        yield write_file_snapshot(warc, Path(parent) / warc.name.removesuffix(".gz").removesuffix(".warc"), engine)
+
+
+def _warcinfo(warc: Path) -> dict[str, str]:
+    for record in read_records(warc, limit=1):
+        if record.type == "warcinfo":
+            return record.fields
+    return {}
+
+
+def _write_snapshot(snapshot: ArchivedSnapshot, files: list[Path], engine: Engine | None) -> None:
+    root = snapshot.path
+    root.mkdir(parents=True)
+    writer = _AnswerWriter(root.resolve())
+    seen: dict[str, PayloadOrigin] = {}  # payloads read in this pass: a revisit of one needs no query
+    revisits: list[WarcRecord] = []
+    for path in files:
+        try:
+            for record in read_records(path):
+                if record.type == "response":
+                    digest = record.fields.get("WARC-Payload-Digest")
+                    if digest:
+                        seen.setdefault(digest, PayloadOrigin(record.uri, snapshot.observed_at, str(path), record.offset))
+                    writer.answer(record.uri, record.status or 200, record.http_headers, record.body)
+                elif record.type == "revisit":
+                    revisits.append(record)
+                elif record.type == "conversion":  # a rendered page's DOM
+                    status = int(record.fields.get(RENDERED_STATUS) or 200)
+                    writer.answer(record.uri, status, [("Content-Type", "text/html; charset=utf-8")], record.body)
+        except DamagedArchive as error:
+            snapshot.problems.append(str(error))
+        except FileNotFoundError:
+            snapshot.problems.append(f"{path}: WARC file missing")
+    _resolve_revisits(snapshot, writer, revisits, seen, engine)
+    snapshot.answers = len(writer.written)
+    meta = {"store": snapshot.store, "observed_at": isoformat(snapshot.observed_at), "source": snapshot.source}
+    if snapshot.incomplete:
+        meta["incomplete"] = snapshot.incomplete
+    (root / SNAPSHOT_FILE).write_text(json.dumps(meta, indent=1))
+
+
+def _resolve_revisits(snapshot, writer, revisits: list[WarcRecord], seen: dict[str, PayloadOrigin], engine) -> None:
+    """Answer each revisit with the payload it repeats: read in this pass, else found through the archive index."""
+    wanted = {record.fields.get("WARC-Payload-Digest", "") for record in revisits} - seen.keys()
+    origins = {**(payload_origins(engine, wanted) if engine is not None and wanted else {}), **seen}
+    for record in revisits:
+        origin = origins.get(record.fields.get("WARC-Payload-Digest", ""))
+        body = _payload_at(origin, snapshot) if origin is not None else None
+        if body is None:
+            snapshot.problems.append(f"{record.uri}: its revisit record refers to a payload that is not in the archive")
+            continue
+        writer.answer(record.uri, record.status or 200, record.http_headers, body)
+
+
+def _payload_at(origin: PayloadOrigin, snapshot: ArchivedSnapshot) -> bytes | None:
+    try:
+        for record in read_records(origin.warc_file, start=origin.offset, limit=1):
+            if record.type == "response":
+                return record.body
+    except DamagedArchive as error:
+        snapshot.problems.append(str(error))
+    except FileNotFoundError:
+        snapshot.problems.append(f"{origin.warc_file}: WARC file missing")
+    return None
+
+
+class _AnswerWriter:
+    """Writes answers in the replay server's layout; a URL answered twice keeps the earlier answer as a `first` one."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.written: dict[Path, list[dict]] = {}  # file -> earlier answers of its URL
+
+    def answer(self, url: str | None, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        path = local_path(self.root, _target(url)) if url else None
+        if path is None:
+            return
+        meta = {"status": status, "headers": _header_map(headers)}
+        if path in self.written:  # answered before (a 429, then the page): the earlier answer is served first
+            earlier = json.loads(path.with_name(path.name + META_SUFFIX).read_text())
+            earlier_body = path.read_bytes().decode("utf-8", "replace")
+            self.written[path].append({**{key: value for key, value in earlier.items() if key != "first"}, "body": earlier_body})
+            meta["first"] = self.written[path]
+        else:
+            self.written[path] = []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        path.with_name(path.name + META_SUFFIX).write_text(json.dumps(meta))
+
+
+def _target(url: str) -> str:
+    """The replay server's request target for a live URL: `/<host>/<path>?<query>` (crawler.replay_transport.replay_url)."""
+    parts = urlsplit(url)
+    return f"/{parts.netloc}{parts.path or '/'}" + (f"?{parts.query}" if parts.query else "")
+
+
+def _header_map(headers: list[tuple[str, str]]) -> dict[str, list[str]]:
+    mapped: dict[str, list[str]] = {}
+    for name, value in headers:
+        mapped.setdefault(name, []).append(value)
+    return mapped
