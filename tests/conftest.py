@@ -15,10 +15,23 @@ from sqlalchemy.engine import make_url
 
 from crawler.browser import find_chromium
 from storage.db import open_database
+from webarchive.location import ARCHIVE_DIR_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOTS = ROOT / "snapshots"
 POSTGRES_ADMIN_URL = os.environ.get("STOREWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def archive_outside_the_checkout(tmp_path_factory):
+    """Crawls write their WARC files beside a SQLite database, else into ./data/archive: a test's PostgreSQL
+    crawls would fill the checkout's. Tests that look at the archive choose its folder themselves."""
+    if os.environ.get(ARCHIVE_DIR_ENV):
+        yield
+        return
+    os.environ[ARCHIVE_DIR_ENV] = str(tmp_path_factory.mktemp("archive"))
+    yield
+    os.environ.pop(ARCHIVE_DIR_ENV, None)
 
 
 def snapshot_dirs(store: str) -> list[Path]:
@@ -119,7 +132,7 @@ def demo(tmp_path_factory):
     """`storewatch demo` as `make demo` runs it, once per session, in a folder of its own: (the folder, what it
     printed). The database is `data/storewatch.db` there; tests read copies of it (`demo_copy`)."""
     folder = tmp_path_factory.mktemp("demo")
-    env = {key: value for key, value in os.environ.items() if key not in ("STOREWATCH_DATABASE_URL", "STOREWATCH_CONFIG")}
+    env = {key: value for key, value in os.environ.items() if key not in ("STOREWATCH_DATABASE_URL", "STOREWATCH_CONFIG", ARCHIVE_DIR_ENV)}
     result = subprocess.run(
         [sys.executable, "-m", "crawler.cli", "demo"], capture_output=True, text=True, cwd=folder, env=env, timeout=1800
     )

@@ -14,8 +14,6 @@ single run, and is not archived. A write that fails (a full disk) stops the craw
 
 from __future__ import annotations
 
-import logging
-
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import _schedule_coro
@@ -27,7 +25,6 @@ from webarchive.location import archive_folder, archiving_on
 from webarchive.run_archive import ROTATE_BYTES, Exchange, RunArchive, RunInfo
 
 ARCHIVED_FILES = "storewatch/archive_files"
-logger = logging.getLogger(__name__)
 
 
 class ArchiveMiddleware:
@@ -74,7 +71,7 @@ class ArchiveMiddleware:
         archive, self.archive = self.archive, None
         try:
             files = archive.close()
-        except OSError as error:
+        except Exception as error:  # noqa: BLE001 -- a full disk, or the index not written: the run must not look archived
             archive.abandon()
             self.crawler.stats.set_value(ARCHIVE_FAILED, _failure(error))
         else:
@@ -86,7 +83,6 @@ class ArchiveMiddleware:
         archive, self.archive = self.archive, None
         archive.abandon()
         self.crawler.stats.set_value(ARCHIVE_FAILED, _failure(error))
-        logger.error(_failure(error))
         _schedule_coro(self.crawler.engine.close_spider_async(reason="archive_failed"))
 
     def _open_engine(self):
@@ -94,9 +90,10 @@ class ArchiveMiddleware:
         return self.own_engine
 
 
-def _failure(error: OSError) -> str:
-    where = f" ({error.filename})" if error.filename else ""
-    return f"writing the web archive failed{where}: {error.strerror or error}; the run is not recorded"
+def _failure(error: Exception) -> str:
+    where = f" ({error.filename})" if getattr(error, "filename", None) else ""
+    reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[0]
+    return f"writing the web archive failed{where}: {reason}; the run is not recorded"
 
 
 def exchange_of(request, response) -> Exchange:
