@@ -39,6 +39,8 @@ NOT_RUN = {  # the line as written, without its comment
     "storewatch crawl replicate": "crawls the live store when REPLICATE_API_TOKEN is set; tests/test_spider_replicate.py runs it without",
     "storewatch backfill modeldepot --from 2018-01-01 --to 2020-12-31 --every 1M": "reads the live Wayback Machine",
     "storewatch replay serve snapshots/onnx_zoo/2023-12-26 --port 8000": "a server that runs until it is stopped",
+    "storewatch crawl pytorch_hub --replay run:12": "the demo copy holds the database, not its archive: tests/test_webarchive.py replays run:N",
+    "storewatch crawl pytorch_hub --replay data/archive/pytorch_hub/pytorch_hub-run12-20261129215719.warc.gz": "a file name with its crawl's time: tests/test_webarchive.py replays a WARC file",
     "curl http://127.0.0.1:8000/raw.githubusercontent.com/onnx/models/main/ONNX_HUB_MANIFEST.json": "asks the server above",
     "createdb storewatch": "the PostgreSQL quick start: needs a server of its own and its tools",
     "export STOREWATCH_DATABASE_URL=postgresql://localhost/storewatch": "the PostgreSQL quick start",

@@ -25,6 +25,8 @@ from webarchive.location import archive_folder, archiving_on
 from webarchive.run_archive import ROTATE_BYTES, Exchange, RunArchive, RunInfo
 
 ARCHIVED_FILES = "storewatch/archive_files"
+# Never archived: a store's token (crawler.middlewares.StoreAuthMiddleware adds it before this middleware runs).
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 class ArchiveMiddleware:
@@ -102,7 +104,7 @@ def exchange_of(request, response) -> Exchange:
     return Exchange(
         url=response.url,
         method=request.method,
-        request_headers=_pairs(request.headers),
+        request_headers=[(name, value) for name, value in _pairs(request.headers) if name.lower() not in SECRET_HEADERS],
         request_body=request.body,
         status=response.status,
         reason=_reason(response.status),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from storage.db import open_database
 from storage.errors import StorewatchError
 from storage.timeutil import isoformat
 from storage.writer import latest_observed_at
+from webarchive.location import ARCHIVE_ENV
 
 SHIPPED_SNAPSHOTS = shipped("snapshots")
 
@@ -45,12 +47,14 @@ def demo(
         Path, typer.Option("--snapshots", help="Folder of <store>/<date>/ snapshot directories")
     ] = SHIPPED_SNAPSHOTS,
     db: DbOption = None,
+    no_archive: Annotated[bool, typer.Option("--no-archive", help="Write no web archive (WARC files) of the demo's crawls")] = False,
 ) -> None:
     """Replay the recorded snapshots shipped with storewatch into the database through the scheduler.
 
     The scheduler service runs on a simulated clock: each snapshot is crawled, in its own process, on the
     date it was observed, stores interleaved in time order. Snapshots already recorded are skipped, so
-    running it again does nothing new.
+    running it again does nothing new. Each crawl writes its WARC files under archive/ beside the database
+    unless --no-archive.
 
     Example:
 
@@ -68,6 +72,9 @@ def demo(
         write_demo_report(db)
         return
     from scheduler import run_demo
+
+    if no_archive:  # the scheduler's crawl processes inherit it
+        os.environ[ARCHIVE_ENV] = "off"
 
     first, last = min(s.observed_at for _, s in jobs), max(s.observed_at for _, s in jobs)
     stdout.print(
