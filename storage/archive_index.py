@@ -60,7 +60,8 @@ def record_archive(engine: Engine, run_id: int, files: list[WrittenFile], payloa
     with engine.begin() as connection:
         if files:
             connection.execute(
-                ArchiveFile.__table__.insert(), [{"path": file.path, "run_id": run_id, "records": file.records, "bytes": file.bytes} for file in files]
+                ArchiveFile.__table__.insert(),
+                [{"path": file.path, "run_id": run_id, "number": number, "records": file.records, "bytes": file.bytes} for number, file in enumerate(files, 1)],
             )
         rows = [
             {"digest": digest, "target_uri": origin.target_uri, "archived_at": origin.archived_at, "warc_file": origin.warc_file, "offset": origin.offset, "run_id": run_id}
@@ -74,7 +75,7 @@ def record_archive(engine: Engine, run_id: int, files: list[WrittenFile], payloa
 def run_archive_files(bind: Engine | Connection, run_id: int) -> list[WrittenFile]:
     """The WARC files run `run_id` wrote, in the order it wrote them (empty: the run was not archived)."""
     with _connection(bind) as connection:
-        rows = connection.execute(select(ArchiveFile).where(ArchiveFile.run_id == run_id).order_by(ArchiveFile.path))
+        rows = connection.execute(select(ArchiveFile).where(ArchiveFile.run_id == run_id).order_by(ArchiveFile.number))
         return [WrittenFile(row.path, row.records, row.bytes) for row in rows]
 
 

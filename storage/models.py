@@ -244,5 +244,6 @@ class ArchiveFile(Base):
 
     path: Mapped[str] = mapped_column(Text, primary_key=True, doc="The WARC file's path")
     run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), index=True, doc="The run that wrote it")
+    number: Mapped[int] = mapped_column(Integer, doc="Its place among the run's files: 1, then 2... once the first reached the rotation size")
     records: Mapped[int] = mapped_column(Integer, doc="WARC records in the file (warcinfo, requests, responses, revisits)")
     bytes: Mapped[int] = mapped_column(BigInteger, doc="The file's size in bytes")

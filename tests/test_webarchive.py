@@ -3,10 +3,11 @@ replayed back (`--replay run:N`, `--replay FILE.warc.gz`), and damaged files rea
 
 from __future__ import annotations
 
-import json
+import os
 import subprocess
 import sys
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -194,7 +195,7 @@ def test_a_full_disk_fails_the_run_and_records_no_archive(tmp_path, batch):
     db, archive = f"sqlite:///{tmp_path / 'sw.db'}", tmp_path / "archive"
     result = subprocess.run(
         [sys.executable, "-c", FULL_DISK, "20000", str(batch), "crawl", "pytorch_hub", "--replay", str(FIRST), "--db", db],
-        capture_output=True, text=True, cwd=ROOT, env={**__import__("os").environ, "STOREWATCH_ARCHIVE_DIR": str(archive)}, timeout=300,
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "STOREWATCH_ARCHIVE_DIR": str(archive)}, timeout=300,
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     run = run_row(db, 1)
@@ -233,3 +234,29 @@ def test_a_stores_token_is_never_archived():
     exchange = exchange_of(request, response)
     assert exchange.request_headers == [("Accept", "application/json")]
     assert (exchange.url, exchange.status, exchange.body) == ("https://api.github.com/repos/pytorch/hub", 200, b"{}")
+
+
+def test_a_run_past_the_rotation_size_goes_on_in_new_files_that_read_back_whole(tmp_path):
+    from storage.writer import SnapshotWriter
+    from webarchive.reader import write_run_snapshot
+    from webarchive.run_archive import Exchange, RunArchive, RunInfo
+
+    engine = open_database(f"sqlite:///{tmp_path / 'sw.db'}")
+    observed_at = datetime(2019, 6, 30, tzinfo=timezone.utc)
+    writer = SnapshotWriter(engine, "pytorch_hub", observed_at, "pytorch_hub/1")
+    run_id = writer.start()
+    pages = {path: path.read_bytes() for path in FIRST.rglob("*") if path.is_file() and path.name != "SNAPSHOT.json"}
+    archive = RunArchive(engine, tmp_path / "archive", RunInfo("pytorch_hub", run_id, "pytorch_hub/1", observed_at, "test"), rotate_bytes=20_000)
+    for path, body in pages.items():
+        archive.add(Exchange(f"https://{path.relative_to(FIRST).as_posix()}", "GET", [], b"", 200, "OK", [("Content-Type", "text/plain")], body))
+    files = archive.close()
+    writer.finish("failed")
+    assert len(files) >= 3 and [row.path for row in sorted(index_rows(f"sqlite:///{tmp_path / 'sw.db'}", ArchiveFile), key=lambda row: row.number)] == [file.path for file in files]
+    for file in files:
+        kinds = [kind for kind, *_ in records(Path(file.path))]
+        assert kinds[0] == "warcinfo" and kinds.count("warcinfo") == 1 and file.records == len(kinds) and file.bytes == Path(file.path).stat().st_size
+    snapshot = write_run_snapshot(engine, run_id, tmp_path / "snapshot")
+    engine.dispose()
+    assert snapshot.incomplete is None and snapshot.answers == len(pages)
+    for path, body in pages.items():
+        assert (snapshot.path / path.relative_to(FIRST)).read_bytes() == body

@@ -129,6 +129,7 @@ def _write_snapshot(snapshot: ArchivedSnapshot, files: list[Path], engine: Engin
         except FileNotFoundError:
             snapshot.problems.append(f"{path}: WARC file missing")
     _resolve_revisits(snapshot, writer, revisits, seen, engine)
+    snapshot.problems += [f"{url}: cannot be a file beside the other answers of the snapshot directory" for url in writer.unplaced]
     snapshot.answers = len(writer.written)
     meta = {"store": snapshot.store, "observed_at": isoformat(snapshot.observed_at), "source": snapshot.source}
     if snapshot.incomplete:
@@ -167,6 +168,7 @@ class _AnswerWriter:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.written: dict[Path, list[dict]] = {}  # file -> earlier answers of its URL
+        self.unplaced: list[str] = []  # URLs a snapshot directory cannot hold beside another URL's file
 
     def answer(self, url: str | None, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         path = local_path(self.root, _target(url)) if url else None
@@ -180,9 +182,12 @@ class _AnswerWriter:
             meta["first"] = self.written[path]
         else:
             self.written[path] = []
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
-        path.with_name(path.name + META_SUFFIX).write_text(json.dumps(meta))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+            path.with_name(path.name + META_SUFFIX).write_text(json.dumps(meta))
+        except (IsADirectoryError, NotADirectoryError, FileExistsError):  # `/a` and `/a/b` both answered
+            self.unplaced.append(url)
 
 
 def _target(url: str) -> str:

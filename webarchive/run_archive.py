@@ -206,7 +206,8 @@ class RunArchive:
 
     def _open_file(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        stamp = utcnow().strftime("%Y%m%d%H%M%S")
+        now = utcnow()
+        stamp = now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"  # 17 digits, as Heritrix names its files
         name = f"{self.info.store}-run{self.info.run_id}-{stamp}"
         path, sequence = self.folder / f"{name}.warc.gz", 1
         while path.exists():  # rotated within the same second

@@ -6,7 +6,7 @@ Create Date: 2026-11-29
 
 - `archived_payloads`: payload digest -> the first record that archived it (URI, date, file, offset), so a
   later response with the same payload is written as a `revisit` record.
-- `archive_files`: which WARC files each run wrote, with their record count and size.
+- `archive_files`: which WARC files each run wrote, in order, with their record count and size.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def upgrade() -> None:
         'archive_files',
         sa.Column('path', sa.Text(), nullable=False),
         sa.Column('run_id', sa.Integer(), nullable=False),
+        sa.Column('number', sa.Integer(), nullable=False),
         sa.Column('records', sa.Integer(), nullable=False),
         sa.Column('bytes', sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(['run_id'], ['crawl_runs.id'], name=op.f('fk_archive_files_run_id_crawl_runs')),
