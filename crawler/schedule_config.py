@@ -2,8 +2,8 @@
 
 Every setting is declared once below (name, kind, default, help); the declarations drive parsing, the
 error messages and the documentation test. Sections: `[scheduler]` (the service), `[defaults]` (store
-settings every store inherits), one `[stores.<store>]` table per store to crawl, and `[notify]` (who is told
-when a run needs a look).
+settings every store inherits), one `[stores.<store>]` table per store to crawl, `[notify]` (who is told
+when a run needs a look) and `[archive]` (the WARC files of every crawl).
 """
 
 from __future__ import annotations
@@ -87,6 +87,12 @@ NOTIFY_SETTINGS = (
     Setting("mass_change", "share", None, "the share of the store's models one run must add or bring back, remove, or change one element of, for `mass_change`; default: 25%, 10% and 50%, as `storewatch report` flags them"),
 )
 
+# The web archive of every crawl (webarchive/); the environment's STOREWATCH_ARCHIVE and STOREWATCH_ARCHIVE_DIR win.
+ARCHIVE_SETTINGS = (
+    Setting("enabled", "bool", True, "`false`: crawls write no WARC files (as `crawl --no-archive`)"),
+    Setting("dir", "path", None, "the archive folder (relative to the config file); default: `archive/` beside the SQLite database"),
+)
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -135,6 +141,7 @@ class ServiceConfig:
     notify: NotifySettings | None = None  # None: no [notify] URLs, nobody is told
     # store -> its scope settings (STORE_SCOPES) given in the file, enabled or not; absent: the whole store
     scopes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    archive: dict[str, Any] = field(default_factory=dict)  # the [archive] settings given in the file
 
     @property
     def zone(self) -> ZoneInfo:
@@ -178,9 +185,12 @@ def _read(path: Path) -> dict[str, Any]:
 
 def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: list[str]) -> ServiceConfig:
     where = str(path) if path else "config"
-    _only_keys(document, {"scheduler", "defaults", "stores", "notify"}, where, "")
+    _only_keys(document, {"scheduler", "defaults", "stores", "notify", "archive"}, where, "")
     service = _section(document, "scheduler", SCHEDULER_SETTINGS, where)
     notify = _notify_settings(_section(document, "notify", NOTIFY_SETTINGS, where), service.get("fail_after", ServiceConfig.fail_after))
+    archive = _section(document, "archive", ARCHIVE_SETTINGS, where)
+    if "dir" in archive:
+        archive["dir"] = str((path.parent if path else Path.cwd()) / archive["dir"])
     defaults = _section(document, "defaults", STORE_SETTINGS + HEALTH_SETTINGS, where)
     health = {"*": _take(defaults, HEALTH_SETTINGS)}
     _one_schedule(defaults, f"{where}: [defaults]")
@@ -216,7 +226,9 @@ def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: l
         stores[store] = StoreSchedule(store=store, **values)
     if not stores:
         raise StorewatchError(f"{where}: every configured store is disabled; nothing to schedule")
-    return ServiceConfig(path=path, stores=stores, disabled=tuple(disabled), health=health, notify=notify, scopes=scopes, **service)
+    return ServiceConfig(
+        path=path, stores=stores, disabled=tuple(disabled), health=health, notify=notify, scopes=scopes, archive=archive, **service
+    )
 
 
 def _take(values: dict[str, Any], settings: tuple[Setting, ...]) -> dict[str, Any]:

@@ -154,11 +154,13 @@ def test_a_damaged_warc_file_gives_one_error_line_with_its_offset_and_a_partial_
     assert 0 < run.added < run.models_seen == 23 and run.errors == 23 - run.added and run.removed == 0  # what was read is recorded
 
 
-@pytest.mark.parametrize("how", [("--no-archive",), ()])
+@pytest.mark.parametrize("how", ["--no-archive", "STOREWATCH_ARCHIVE=off", "[archive] enabled = false"])
 def test_archiving_turned_off_writes_nothing(tmp_path, how):
     db, archive = f"sqlite:///{tmp_path / 'sw.db'}", tmp_path / "archive"
-    env = {"STOREWATCH_ARCHIVE_DIR": str(archive), **({} if how else {"STOREWATCH_ARCHIVE": "off"})}
-    run_cli("crawl", "pytorch_hub", "--replay", str(FIRST), *how, db=db, env=env)
+    (tmp_path / "storewatch.toml").write_text("[stores.pytorch_hub]\n" + ("[archive]\nenabled = false\n" if how.startswith("[") else ""))
+    env = {"STOREWATCH_ARCHIVE_DIR": str(archive), **({"STOREWATCH_ARCHIVE": "off"} if how.startswith("STOREWATCH") else {})}
+    options = ["--no-archive"] if how == "--no-archive" else []
+    run_cli("crawl", "pytorch_hub", "--replay", str(FIRST), *options, "--config", str(tmp_path / "storewatch.toml"), db=db, env=env)
     assert run_row(db, 1).status == "complete"
     assert not archive.exists() and index_rows(db, ArchiveFile) == [] and index_rows(db, ArchivedPayload) == []
 
@@ -167,6 +169,14 @@ def test_the_archive_goes_beside_the_sqlite_database_by_default(tmp_path):
     db = f"sqlite:///{tmp_path / 'here' / 'sw.db'}"
     run_cli("crawl", "pytorch_hub", "--replay", str(FIRST), db=db, env={"STOREWATCH_ARCHIVE_DIR": ""})
     assert len(list((tmp_path / "here" / "archive" / "pytorch_hub").glob("pytorch_hub-run1-*.warc.gz"))) == 1
+
+
+def test_the_config_file_can_put_the_archive_elsewhere(tmp_path):
+    (tmp_path / "storewatch.toml").write_text('[stores.pytorch_hub]\n[archive]\ndir = "warcs"\n')
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
+    run_cli("crawl", "pytorch_hub", "--replay", str(FIRST), "--config", str(tmp_path / "storewatch.toml"), db=db, env={"STOREWATCH_ARCHIVE_DIR": ""})
+    assert len(list((tmp_path / "warcs" / "pytorch_hub").glob("pytorch_hub-run1-*.warc.gz"))) == 1  # relative to the file
+    assert not (tmp_path / "archive").exists()
 
 
 # Runs `storewatch` with the archive's files failing as a full disk does after LIMIT bytes, writing BATCH exchanges at a time.

@@ -31,3 +31,16 @@ def archiving_on(setting: bool | str | None = None) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() not in _OFF
+
+
+def archive_settings(configured: dict, *, no_archive: bool = False) -> dict:
+    """The Scrapy settings for a crawl's archive: `--no-archive` first, then the environment, then the config
+    file's `[archive]` values (`configured`: enabled, dir); empty: the defaults."""
+    if no_archive:
+        return {"STOREWATCH_ARCHIVE": False}
+    settings = {}
+    if "enabled" in configured and not os.environ.get(ARCHIVE_ENV):
+        settings["STOREWATCH_ARCHIVE"] = configured["enabled"]
+    if configured.get("dir") and not os.environ.get(ARCHIVE_DIR_ENV):
+        settings["STOREWATCH_ARCHIVE_DIR"] = configured["dir"]
+    return settings

@@ -17,10 +17,11 @@ from crawler.stores import check_store, known_stores
 from storage.errors import StorewatchError
 from storage.db import open_database
 from storage.wording import plural
+from webarchive.location import archive_settings
 
 HealthConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", help="Config file with the store's crawl-health thresholds [default: $STOREWATCH_CONFIG, ./storewatch.toml, or the shipped one]"),
+    typer.Option("--config", help="Config file with the store's crawl-health thresholds, scope and [archive] settings [default: $STOREWATCH_CONFIG, ./storewatch.toml, or the shipped one]"),
 ]
 
 
@@ -82,7 +83,7 @@ def crawl(
                 faults=faults,
                 policies={store: policy},
                 scopes={store: settings.scopes.get(store, {})},
-                extra_settings={"STOREWATCH_ARCHIVE": False} if no_archive else None,
+                extra_settings=archive_settings(settings.archive, no_archive=no_archive),
             )
     if notifier is not None:
         for summary in summaries:
@@ -104,7 +105,7 @@ def replay_source(value: str, engine, archived: ExitStack) -> Snapshot:
         if not number.isdigit():
             raise StorewatchError(f"--replay {value}: run:N takes a run number (see `storewatch runs`)")
         written = archived.enter_context(run_snapshot(engine, int(number)))
-    elif value.endswith((".warc.gz", ".warc")):
+    elif value.endswith(".warc.gz"):
         written = archived.enter_context(file_snapshot(Path(value), engine))
     else:
         return Snapshot.load(value)
