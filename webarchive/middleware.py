@@ -14,9 +14,11 @@ single run, and is not archived. A write that fails (a full disk) stops the craw
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.defer import _schedule_coro
+from scrapy.utils.defer import deferred_from_coro
 
 from crawler.accounting import ARCHIVE_FAILED
 from storage.db import open_database
@@ -24,7 +26,6 @@ from storage.runs import get_run
 from webarchive.location import archive_folder, archiving_on
 from webarchive.run_archive import ROTATE_BYTES, Exchange, RunArchive, RunInfo
 
-ARCHIVED_FILES = "storewatch/archive_files"
 # Never archived: a store's token (crawler.middlewares.StoreAuthMiddleware adds it before this middleware runs).
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
@@ -63,29 +64,26 @@ class ArchiveMiddleware:
         if self.archive is not None:
             try:
                 self.archive.add(exchange_of(request, response))
-            except OSError as error:
+            except Exception as error:  # noqa: BLE001 -- a full disk, the index unreachable: the run must not look archived
                 self._fail(error)
         return response
 
     def spider_closed(self, spider, reason) -> None:
-        if self.archive is None:
-            return
         archive, self.archive = self.archive, None
-        try:
-            files = archive.close()
-        except Exception as error:  # noqa: BLE001 -- a full disk, or the index not written: the run must not look archived
-            archive.abandon()
-            self.crawler.stats.set_value(ARCHIVE_FAILED, _failure(error))
-        else:
-            self.crawler.stats.set_value(ARCHIVED_FILES, [file.path for file in files])
+        if archive is not None:
+            try:
+                archive.close()
+            except Exception as error:  # noqa: BLE001 -- as in process_response
+                archive.abandon()
+                self.crawler.stats.set_value(ARCHIVE_FAILED, _failure(error))
         if self.own_engine is not None:
             self.own_engine.dispose()
 
-    def _fail(self, error: OSError) -> None:
+    def _fail(self, error: Exception) -> None:
         archive, self.archive = self.archive, None
         archive.abandon()
         self.crawler.stats.set_value(ARCHIVE_FAILED, _failure(error))
-        _schedule_coro(self.crawler.engine.close_spider_async(reason="archive_failed"))
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_failed"))
 
     def _open_engine(self):
         self.own_engine = open_database(self.crawler.settings.get("STOREWATCH_DATABASE_URL"))
@@ -119,8 +117,6 @@ def _pairs(headers) -> list[tuple[str, str]]:
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:
