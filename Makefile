@@ -34,12 +34,13 @@ test: install chromium
 
 ## bench: ingest throughput and growth on the TF Hub snapshots; diff time and memory on a 1M-model store;
 ## memory across a 500-page crawl rendered in Chromium; every store under every fault class, and two writers
-## at once, on SQLite and PostgreSQL
+## at once, on SQLite and PostgreSQL; the web archive's size and cost, first crawl and unchanged re-crawl
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/diff.py
 	$(BIN)/python bench/playwright_memory.py
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/archive.py
 
 ## check: the schema matches the migrations
 check: install  # the models match the migrations: upgrade a scratch database, then alembic check
