@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Text, cast, select
+from sqlalchemy import Engine, Text, cast, or_, select
 
 from storage.models import Model, ModelVersion
 from storage.timeutil import isoformat
@@ -71,8 +71,15 @@ class HistoryDifference:
         }
 
 
+IN_EFFECT = "in effect"  # the change kind of a version already current at the start of a compared span
+
+
 def iter_versions(engine: Engine, store: str, since: datetime | None = None, until: datetime | None = None) -> Iterator[VersionRow]:
-    """The store's versions that began in [since, until], in comparison order, streamed."""
+    """The store's versions as seen within [since, until], in comparison order, streamed.
+
+    A history rebuilt from `since` on opens every model afresh there, and one rebuilt up to `until` leaves open
+    what closed later: so a version current at `since` is seen as beginning there (how it began is out of
+    view), and one that ended after `until` as still open."""
     query = (
         select(
             models.c.model_key, models.c.model_id, versions.c.valid_from, versions.c.valid_to, versions.c.change,
@@ -84,18 +91,24 @@ def iter_versions(engine: Engine, store: str, since: datetime | None = None, unt
         .execution_options(yield_per=STREAM_ROWS)
     )
     if since is not None:
-        query = query.where(versions.c.valid_from >= since)
+        query = query.where(or_(versions.c.valid_to.is_(None), versions.c.valid_to > since))
     if until is not None:
         query = query.where(versions.c.valid_from <= until)
     with engine.connect() as connection:
         for row in connection.execute(query):
-            yield VersionRow(*row)
+            version = VersionRow(*row)
+            if since is not None and version.valid_from <= since:
+                version.valid_from, version.change = since, IN_EFFECT
+            if until is not None and version.valid_to is not None and version.valid_to > until:
+                version.valid_to = None
+            yield version
 
 
 def compare_histories(
     original: Engine, rebuilt: Engine, store: str, since: datetime | None = None, until: datetime | None = None, examples: int = 5
 ) -> HistoryDifference:
-    """Merge the two histories of `store` and count, per element, the versions whose value differs."""
+    """Merge the two histories of `store` within [since, until] (the instants of the first and last rebuilt
+    runs; None: all of it) and count, per element, the versions whose value differs."""
     difference = HistoryDifference()
     left, right = iter_versions(original, store, since, until), iter_versions(rebuilt, store, since, until)
     old, new = next(left, None), next(right, None)

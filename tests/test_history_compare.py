@@ -13,6 +13,7 @@ from storage.history_swap import replace_store_history
 from storage.errors import StorewatchError
 from storage.models import Model, ModelVersion
 from storage import queries
+from storage.timeutil import parse_instant
 from tests.conftest import run_cli, snapshot_dirs
 
 
@@ -101,3 +102,17 @@ def test_a_swap_that_does_not_match_the_runs_changes_nothing(two_histories):
     with pytest.raises(StorewatchError, match="nothing was replaced"):
         replace_store_history(original, rebuilt, "pytorch_hub", run_ids[:-1])
     assert queries.models_as_of(original, "pytorch_hub") == before
+
+
+def test_a_history_rebuilt_for_a_span_compares_equal_within_it(db_url, tmp_path):
+    """Rebuilt from the second snapshot to the third, the history opens every model at the second: the versions
+    current then and those closed after the third are seen within the span, and nothing differs."""
+    directories = snapshot_dirs("pytorch_hub")[:4]
+    rebuilt_url = f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    replay(db_url, directories)
+    replay(rebuilt_url, directories[1:3])
+    original, rebuilt = open_database(db_url), open_database(rebuilt_url)
+    observed = [parse_instant(run["observed_at"], end_of_day=False) for run in queries.list_runs(rebuilt, "pytorch_hub")]
+    within = compare_histories(original, rebuilt, "pytorch_hub", observed[0], observed[-1])
+    assert within.identical, within.as_dict()
+    assert not compare_histories(original, rebuilt, "pytorch_hub").identical  # over the whole history it differs
