@@ -70,7 +70,3 @@ def text_list_cell(value: Any) -> list[str] | None:
     if type(value) is not list:
         return [text_cell(value)]
     return [item if type(item) is str else json_text(item) for item in value]
-
-
-def json_cell(value: Any) -> str | None:
-    return None if value is None else json_text(value)

@@ -13,7 +13,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crawler.export.columns import ARROW_TYPES, ELEMENT_KINDS, arrow_schema, columns, json_cell, json_text, text_cell, text_list_cell
+from crawler.export.columns import ARROW_TYPES, ELEMENT_KINDS, arrow_schema, columns, json_text, text_cell, text_list_cell
 from crawler.safetext import json_line, json_line_with_fields
 from storage.export import ExportRows
 from storage.metrics import metric_value
@@ -102,8 +102,10 @@ def _element_values(texts: list[str]) -> dict[str, list[Any]]:
 
 
 def _element_array(values: list[Any], kind: str) -> pa.Array:
+    if values.count(None) == len(values):  # an element none of these models shows (most, in most stores)
+        return pa.nulls(len(values), ARROW_TYPES[kind])
     if kind == "json":
-        return pa.array([json_cell(value) for value in values], ARROW_TYPES["json"])
+        return pa.array([None if value is None else json_text(value) for value in values], ARROW_TYPES["json"])
     if kind == "text_list" and not all(value is None or type(value) is list for value in values):
         return pa.array([text_list_cell(value) for value in values], ARROW_TYPES[kind])  # Arrow would split a string into characters
     try:
