@@ -4,8 +4,10 @@ row at a time. Memory holds one row group (50,000 rows) at most, whatever the st
 from __future__ import annotations
 
 import csv
+import gc
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -30,7 +32,7 @@ def write_parquet(export: ExportRows, path: Path, progress: Progress) -> int:
     """The rows as a Parquet file at `path`, typed by column kind (crawler/export/columns.py); the row count."""
     schema = arrow_schema(export.fields, export.with_elements)
     written = 0
-    with pq.ParquetWriter(path, schema) as writer:
+    with pq.ParquetWriter(path, schema) as writer, cycle_collector_paused():
         batches: list[pa.RecordBatch] = []
         for chunk in _chunks(export.rows, CONVERT_ROWS):
             batches.append(_record_batch(chunk, export, schema))
@@ -50,14 +52,15 @@ def write_csv(export: ExportRows, stream: IO[str], progress: Progress) -> int:
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow([name for name, _ in columns(export.fields, export.with_elements)])
     written = 0
-    for written, row in enumerate(export.rows, 1):
-        cells = [_csv_cell(value, field.kind) for value, field in zip(row, export.fields)]
-        if export.with_elements:
-            elements = json.loads(row[-1])
-            cells += [_csv_element(elements.get(key), kind) for key, kind in ELEMENT_KINDS.items()]
-        writer.writerow(cells)
-        if written % PROGRESS_EVERY == 0:
-            progress(written)
+    with cycle_collector_paused():
+        for written, row in enumerate(export.rows, 1):
+            cells = [_csv_cell(value, field.kind) for value, field in zip(row, export.fields)]
+            if export.with_elements:
+                elements = json.loads(row[-1])
+                cells += [_csv_element(elements.get(key), kind) for key, kind in ELEMENT_KINDS.items()]
+            writer.writerow(cells)
+            if written % PROGRESS_EVERY == 0:
+                progress(written)
     return written
 
 
@@ -75,6 +78,19 @@ def write_jsonl(export: ExportRows, stream: IO[str], progress: Progress) -> int:
 
 WRITERS = {"parquet": write_parquet, "csv": write_csv, "jsonl": write_jsonl}
 FORMATS = tuple(WRITERS)
+
+
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while rows are converted: decoding a row group's JSON makes millions of
+    containers and no reference cycle, so its passes over them only cost time (a fifth of a Parquet export's)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _chunks(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
