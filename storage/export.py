@@ -19,34 +19,33 @@ from storage import metrics, queries
 
 @dataclass(frozen=True)
 class Field:
-    """One column before the elements: its name, kind and what it holds (the README's schema table)."""
+    """One column before the elements: its name and kind (README: Exporting says what each holds)."""
 
     name: str
     kind: str
-    doc: str
 
 
-MODEL_ID = Field("model_id", "text", "The model's id in its store (`storewatch stores` gives each store's rule)")
-VALID_FROM = Field("valid_from", "instant", "From this instant the model looked like this (the run that first saw it)")
-OPENED_BY_RUN = Field("opened_by_run", "integer", "The run that first saw this version (`storewatch runs`)")
+MODEL_ID = Field("model_id", "text")
+VALID_FROM = Field("valid_from", "instant")
+OPENED_BY_RUN = Field("opened_by_run", "integer")
 
 AS_OF_FIELDS = (MODEL_ID, VALID_FROM, OPENED_BY_RUN)
 VERSION_FIELDS = (
     MODEL_ID,
     VALID_FROM,
-    Field("valid_to", "instant", "Until this instant; empty while the version is current"),
-    Field("change", "text", "How the version began: added, changed or returned"),
-    Field("ended_by", "text", "How it ended: changed (the next version starts then) or removed; empty while current"),
-    Field("changed_elements", "text_list", "The elements that differ from the previous version (empty: only the raw record)"),
+    Field("valid_to", "instant"),
+    Field("change", "text"),
+    Field("ended_by", "text"),
+    Field("changed_elements", "text_list"),
     OPENED_BY_RUN,
-    Field("closed_by_run", "integer", "The run that saw it change or go; empty while current"),
+    Field("closed_by_run", "integer"),
 )
 METRIC_FIELDS = (
     MODEL_ID,
-    Field("metric", "text", "The counter's name (downloads, likes, stars...; the store table lists each store's)"),
-    Field("observed_at", "instant", "The instant of the run that saw the value"),
-    Field("run_id", "integer", "That run (`storewatch runs`)"),
-    Field("value", "number", "The counter's value, recorded when it moved: it holds until the model's next row"),
+    Field("metric", "text"),
+    Field("observed_at", "instant"),
+    Field("run_id", "integer"),
+    Field("value", "number"),
 )
 
 

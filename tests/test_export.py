@@ -272,3 +272,14 @@ def test_the_readme_documents_every_column():
     section = readme_section()
     for name in {field.name for field in (*AS_OF_FIELDS, *VERSION_FIELDS, *METRIC_FIELDS)} | set(ELEMENTS):
         assert f"`{name}`" in section, name
+
+
+def test_a_date_before_the_history_exports_the_columns_and_no_rows(tmp_path):
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    record_history(db)
+    out = tmp_path / "before.parquet"
+    result = run_cli("export", STORE, "--as-of", "2023-01-01", "--out", str(out), db=db)
+    assert "no modeldepot models recorded as of 2023-01-01" in result.stderr
+    table = pq.read_table(out)
+    assert table.num_rows == 0 and table.schema.names == ["model_id", "valid_from", "opened_by_run", *ELEMENTS]
+    assert export(db, "--as-of", "2023-01-01", "--format", "csv").splitlines() == [",".join(table.schema.names)]
