@@ -283,3 +283,22 @@ def test_a_date_before_the_history_exports_the_columns_and_no_rows(tmp_path):
     table = pq.read_table(out)
     assert table.num_rows == 0 and table.schema.names == ["model_id", "valid_from", "opened_by_run", *ELEMENTS]
     assert export(db, "--as-of", "2023-01-01", "--format", "csv").splitlines() == [",".join(table.schema.names)]
+
+
+def test_typed_element_columns_hold_what_every_store_gives(demo):
+    """The README's claim for the typed columns, checked on every version the demo records from the shipped
+    snapshots of every store: a text element is always a string, a list element always a list of strings."""
+    import sqlite3
+
+    from crawler.export.columns import ELEMENT_KINDS
+
+    connection = sqlite3.connect(demo[0] / "data" / "storewatch.db")
+    misfits = set()
+    for store, elements in connection.execute("SELECT store, elements FROM model_versions JOIN models ON models.id = model_pk"):
+        for key, value in json.loads(elements).items():
+            if ELEMENT_KINDS[key] == "text" and not isinstance(value, str):
+                misfits.add((store, key))
+            if ELEMENT_KINDS[key] == "text_list" and not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+                misfits.add((store, key))
+    connection.close()
+    assert misfits == set()

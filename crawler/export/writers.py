@@ -77,7 +77,6 @@ def write_jsonl(export: ExportRows, stream: IO[str], progress: Progress) -> int:
 
 
 WRITERS = {"parquet": write_parquet, "csv": write_csv, "jsonl": write_jsonl}
-FORMATS = tuple(WRITERS)
 
 
 @contextmanager
