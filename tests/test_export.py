@@ -302,3 +302,34 @@ def test_typed_element_columns_hold_what_every_store_gives(demo):
                 misfits.add((store, key))
     connection.close()
     assert misfits == set()
+
+
+def test_a_full_disk_gives_one_error_line_and_keeps_the_old_file(tmp_path):
+    """The file-size limit stands in for a full disk: the write fails part-way, as it would with no space left."""
+    import resource
+    import signal
+
+    from storage.db import open_database
+
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    engine = open_database(db)
+    writer = SnapshotWriter(engine, STORE, datetime(2024, 1, 1, tzinfo=timezone.utc), f"{STORE}/test")
+    writer.start()
+    for index in range(2000):  # about 300 kB of CSV, more than the limit below
+        writer.add(f"user/model-{index}", {"name": f"Model {index}", "description": "A model. " * 10}, {})
+    writer.finish("complete")
+    engine.dispose()
+    out = tmp_path / "models.csv"
+    out.write_text("old\n")
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))  # SQLite's shared memory file fits
+
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "export", STORE, "--out", str(out), "--db", db],
+        capture_output=True, text=True, cwd=ROOT, preexec_fn=small_files,
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"error: cannot write {out}: File too large; nothing was replaced"
+    assert out.read_text() == "old\n" and not [path for path in tmp_path.iterdir() if path.name.endswith(".partial")]

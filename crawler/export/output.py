@@ -28,6 +28,9 @@ def replaced_when_done(path: Path) -> Iterator[Path]:
         with open(temporary, "rb") as written:  # on disk before it is renamed: a crash then leaves the old file or the whole new one
             os.fsync(written.fileno())
         os.replace(temporary, path)
+    except OSError as error:  # a full disk, a quota: the export stops, the file there stays as it was
+        temporary.unlink(missing_ok=True)
+        raise StorewatchError(f"cannot write {path}: {error.strerror or error}; nothing was replaced") from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
