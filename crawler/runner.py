@@ -7,7 +7,7 @@ import gc
 import logging
 import signal
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
@@ -96,8 +96,13 @@ def run_crawls(
     extra_settings: dict[str, Any] | None = None,
     policies: dict[str, HealthPolicy] | None = None,
     scopes: dict[str, dict[str, Any]] | None = None,
+    prepare: Callable[[Snapshot], AbstractContextManager[Snapshot]] | None = None,
 ) -> list[dict[str, Any]]:
     """Run each (store, snapshot) crawl in turn -- a None snapshot crawls the live store -- in one reactor.
+
+    `prepare`, when given, makes each snapshot ready just before its crawl and tidies it away right after (a
+    context manager that yields the snapshot to replay): re-extraction writes a run's archive out as a
+    directory this way, one run at a time.
 
     A live crawl of a store whose required token is not set is refused before any crawl starts (StorewatchError).
 
@@ -115,14 +120,16 @@ def run_crawls(
     try:
         for store in dict.fromkeys(store for store, _ in jobs):
             locks[store] = acquire_store_lock(engine, store)
-        return _run_locked(jobs, locks, database_url, on_result, progress, log_level, faults, extra_settings, policies or {}, scopes or {})
+        return _run_locked(
+            jobs, locks, database_url, on_result, progress, log_level, faults, extra_settings, policies or {}, scopes or {}, prepare
+        )
     finally:
         for lock in locks.values():
             lock.release()
         engine.dispose()
 
 
-def _run_locked(jobs, locks, database_url, on_result, progress, log_level, faults, extra_settings, policies, scopes) -> list[dict[str, Any]]:
+def _run_locked(jobs, locks, database_url, on_result, progress, log_level, faults, extra_settings, policies, scopes, prepare) -> list[dict[str, Any]]:
     settings = project_settings({"LOG_LEVEL": log_level, **(extra_settings or {})})
     install_reactor(settings["TWISTED_REACTOR"])
     process = CrawlerProcess(settings)
@@ -136,7 +143,11 @@ def _run_locked(jobs, locks, database_url, on_result, progress, log_level, fault
     def crawl_all():
         try:
             for store, snapshot in jobs:
-                summary = yield crawl_one(store, snapshot)
+                if prepare is None or snapshot is None:
+                    summary = yield crawl_one(store, snapshot)
+                else:
+                    with prepare(snapshot) as ready:
+                        summary = yield crawl_one(store, ready)
                 summaries.append(summary)
                 on_result(summary)
                 if summary["close_reason"] == "shutdown":

@@ -7,7 +7,7 @@ import sys
 import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer bundles click from 0.29 on
 
-from crawler.cli import accept, admin, backfill, crawl, demo, diff, dump, export, query, report, serve, service
+from crawler.cli import accept, admin, archive, backfill, crawl, demo, diff, dump, export, query, reextract, report, serve, service
 from crawler.cli.common import print_line, stderr
 from storage.errors import StorewatchError
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.command()(crawl.crawl)
 app.command()(backfill.backfill)
+app.command()(reextract.reextract)
 app.command("import")(dump.import_dump)
 app.command()(query.runs)
 app.command()(accept.accept)
@@ -38,6 +39,7 @@ app.command()(service.status)
 app.command()(serve.serve)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.replay_app, name="replay")
+app.add_typer(archive.archive_app, name="archive")
 
 
 def main() -> None:

@@ -1,0 +1,132 @@
+"""Re-extraction: a store's archived runs replayed through today's spiders, recorded again at their dates.
+
+Each run's WARC files are written out as a replay snapshot (webarchive/reader.py) just before its crawl and
+removed right after it, so re-extracting a long history needs the room of one run, not of all of them. The
+crawl is the ordinary replay path (run_crawls), so the rebuilt history obeys every writer rule the original
+did; it is recorded into another database, then compared with the original version by version
+(storage/history_compare.py), and with `in_place` swapped in (storage/history_swap.py) only once complete.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from crawler.replay import Snapshot
+from storage import queries
+from storage.archive_index import run_archive_files
+from storage.db import open_database
+from storage.errors import StorewatchError
+from storage.history_compare import HistoryDifference, compare_histories
+from storage.health import HealthPolicy
+from storage.history_swap import replace_store_history
+from storage.models import RECORDED_STATUSES
+from storage.timeutil import parse_instant
+from webarchive.reader import write_run_snapshot
+
+
+@dataclass
+class Reextraction:
+    """What a re-extraction did: the runs it rebuilt, those it could not, and how the history changed."""
+
+    store: str
+    runs: list[dict[str, Any]]  # the original runs re-extracted, oldest first
+    skipped: list[str] = field(default_factory=list)  # one line per run that has no archive to re-extract
+    summaries: list[dict[str, Any]] = field(default_factory=list)  # the rebuilt runs, as `crawl` reports them
+    damaged: list[str] = field(default_factory=list)  # damaged WARC files read up to the damage
+    difference: HistoryDifference | None = None
+    replaced: bool = False
+
+
+def archived_runs(engine: Engine, store: str, since: datetime | None, until: datetime | None) -> tuple[list[dict], list[str]]:
+    """The store's recorded runs observed in [since, until] that have a web archive, and a note for each that has none."""
+    chosen, skipped = [], []
+    for run in queries.list_runs(engine, store):
+        observed = parse_instant(run["observed_at"], end_of_day=False)
+        if run["status"] not in RECORDED_STATUSES or (since and observed < since) or (until and observed > until):
+            continue
+        if run_archive_files(engine, run["id"]):
+            chosen.append(run)
+        else:
+            skipped.append(f"run {run['id']} ({run['observed_at'][:10]}): no web archive (crawled before archiving, or with it off)")
+    return chosen, skipped
+
+
+def reextract(
+    engine: Engine,
+    store: str,
+    into: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    in_place: bool = False,
+    on_result: Callable[[dict[str, Any]], None] = lambda summary: None,
+    progress: bool = False,
+    policy: HealthPolicy | None = None,
+    scope: dict[str, Any] | None = None,
+) -> Reextraction:
+    """Re-extract `store`'s archived runs into the database at `into` (which must hold no run of the store) and
+    compare; with `in_place`, then replace the original history with the rebuilt one, in one transaction.
+
+    `policy` and `scope` must be those the store was crawled with (the config's): how many runs confirm a
+    removal, for one, decides when the rebuilt history removes a model."""
+    from crawler.runner import run_crawls  # Scrapy is imported only when a crawl runs
+
+    runs, skipped = archived_runs(engine, store, since, until)
+    result = Reextraction(store, runs, skipped)
+    if not runs:
+        raise StorewatchError(f"{store}: no archived run to re-extract" + (f" ({skipped[0]}...)" if skipped else ""))
+    if in_place and (skipped or since or until):
+        raise StorewatchError(
+            f"{store}: --in-place replaces the whole history, so every recorded run must be re-extracted"
+            + (f"; {len(skipped)} have no archive" if skipped else "; drop --from/--to")
+        )
+    target = open_database(into, writable=True)
+    try:
+        if queries.list_runs(target, store):
+            raise StorewatchError(f"{store}: the database to re-extract into already holds runs of the store; give an empty one")
+        with tempfile.TemporaryDirectory(prefix="storewatch-reextract-") as parent:
+            jobs = [(store, _pending_snapshot(Path(parent), run)) for run in runs]
+            result.summaries = run_crawls(
+                jobs,
+                database_url=into,
+                on_result=on_result,
+                progress=progress,
+                policies={store: policy} if policy else None,
+                scopes={store: scope} if scope else None,
+                extra_settings={"STOREWATCH_ARCHIVE": False},  # the archive being read is the record
+                prepare=lambda snapshot: _written(engine, snapshot, result.damaged),
+            )
+        result.difference = compare_histories(engine, target, store, since, until)
+        if in_place and not result.difference.identical:
+            replace_store_history(engine, target, store, [run["id"] for run in runs])
+            result.replaced = True
+    finally:
+        target.dispose()
+    return result
+
+
+def _pending_snapshot(parent: Path, run: dict[str, Any]) -> Snapshot:
+    """The snapshot run `run` will be replayed from, before its directory is written (see _written)."""
+    source = f"reextract:run{run['id']} {run['source'] or ''}".strip()
+    return Snapshot(parent / f"run{run['id']}", run["store"], parse_instant(run["observed_at"], end_of_day=False), source)
+
+
+@contextmanager
+def _written(engine: Engine, pending: Snapshot, damaged: list[str]) -> Iterator[Snapshot]:
+    """The run's archived answers written out as the pending snapshot's directory for its crawl, then removed."""
+    run_id = int(pending.path.name.removeprefix("run"))
+    archived = write_run_snapshot(engine, run_id, pending.path)
+    damaged.extend(archived.problems)
+    try:
+        yield replace(pending, path=archived.path.resolve(), incomplete=archived.incomplete)
+    finally:
+        shutil.rmtree(archived.path, ignore_errors=True)
