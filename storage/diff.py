@@ -18,7 +18,6 @@ again inside the interval is in neither end, so it is in no list.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +27,7 @@ from sqlalchemy import Engine, Text, and_, cast, exists, or_, select
 
 from storage.coverage import Coverage, coverage_at
 from storage.errors import StorewatchError
+from storage.json_decode import decode_json
 from storage.models import RECORDED_STATUSES, CrawlRun, Model, ModelVersion, StoreCoverage
 from storage.timeutil import isoformat
 from storage.writer import changed_keys
@@ -176,7 +176,7 @@ def _classify(connection, result: StoreDiff, run_ids: list[int]) -> None:
         if old is None:
             (result.returned if row.seen_before else result.added).append(row.model_id)
         elif old.content_hash != row.content_hash:
-            result.changed.append(ModelChange(row.model_id, element_changes(json.loads(old.elements), json.loads(row.elements))))
+            result.changed.append(ModelChange(row.model_id, element_changes(decode_json(old.elements), decode_json(row.elements))))
     result.removed = [row.model_id for row in before.values()]
     for ids in (result.added, result.removed, result.returned):
         ids.sort()

@@ -207,7 +207,10 @@ def _json_text(value):
 
 def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Element keys whose value differs, including keys that appeared or disappeared."""
-    return sorted(key for key in old.keys() | new.keys() if old.get(key, _MISSING) != new.get(key, _MISSING))
+    changed = [key for key, value in old.items() if new.get(key, _MISSING) != value]
+    changed += [key for key in new if key not in old]
+    changed.sort()
+    return changed
 
 
 _MISSING = object()
