@@ -34,10 +34,11 @@ test: install chromium
 
 ## bench: ingest throughput and growth on the TF Hub snapshots; diff time and memory on a 1M-model store;
 ## memory across a 500-page crawl rendered in Chromium; every store under every fault class, and two writers
-## at once, on SQLite and PostgreSQL
+## at once, on SQLite and PostgreSQL; a million models exported to Parquet
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/diff.py
+	$(BIN)/python bench/export.py
 	$(BIN)/python bench/playwright_memory.py
 	$(BIN)/python bench/faults.py
 

@@ -54,10 +54,18 @@ def json_line_with_id(model_id: str, elements_json: str) -> str:
     """json_line({"model_id": model_id, **elements}) from the elements' stored JSON text, without decoding it:
     the id is spliced in front of the object's members (at two million models, decoding and encoding every
     record would take most of a listing's time)."""
+    head = '{"model_id":' + encode_basestring(model_id)  # json.dumps(model_id, ensure_ascii=False), without its overhead
+    return json_line_with_fields({"model_id": model_id}, elements_json, head)
+
+
+def json_line_with_fields(fields: dict[str, Any], elements_json: str, head: str | None = None) -> str:
+    """json_line({**fields, **elements}) from the elements' stored JSON text, without decoding it: the fields
+    (`head`: their JSON object without its closing brace, when the caller has it) are spliced in front."""
     members = elements_json.strip()[1:-1].strip()
     if "\n" in members:  # not stored compact (only canonical JSON is spliced): decoded and written again
-        return json_line({"model_id": model_id, **json.loads(elements_json)})
-    head = '{"model_id":' + encode_basestring(model_id)  # json.dumps(model_id, ensure_ascii=False), without its overhead
+        return json_line({**fields, **json.loads(elements_json)})
+    if head is None:
+        head = json.dumps(fields, ensure_ascii=False, separators=(",", ":"), default=str)[:-1]
     return _escaped_line(f"{head},{members}}}" if members else f"{head}}}")
 
 

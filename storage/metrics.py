@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import Engine, Float, cast, func, select
 
 from storage.errors import StorewatchError
 from storage.models import CrawlRun, Model, ModelMetric, model_key
+from storage.queries import stream_rows
 from storage.timeutil import isoformat
 
 runs = CrawlRun.__table__
@@ -61,6 +63,19 @@ def metric_series(engine: Engine, store: str, model_id: str, metric: str | None 
         )
         previous[row.metric] = row.value
     return series
+
+
+def iter_store_metrics(engine: Engine, store: str) -> Iterator[tuple]:
+    """Every recorded value of every counter of the store's models: (model_id, metric, observed_at, run_id,
+    value), by model_id, metric, then time; streamed as a store's models are (queries.stream_rows)."""
+    query = (
+        select(models.c.model_id, metrics.c.metric, runs.c.observed_at, metrics.c.run_id, metrics.c.value)
+        .join(metrics, metrics.c.model_pk == models.c.id)
+        .join(runs, runs.c.id == metrics.c.run_id)
+        .where(models.c.store == store)
+        .order_by(models.c.model_id, metrics.c.metric, runs.c.observed_at, runs.c.id)
+    )
+    yield from stream_rows(engine, query)
 
 
 def top_movers(

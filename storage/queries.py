@@ -59,16 +59,46 @@ def iter_model_elements_json(engine: Engine, store: str, at: datetime | None = N
     STREAM_ROWS at a time (a server-side cursor on PostgreSQL): listing two million models holds a thousand in
     memory, not two million. The text is what the writer stored (canonical JSON), so a caller that only passes
     it on need not decode it. The connection stays open until the iterator is exhausted or closed."""
-    condition = versions.c.valid_to.is_(None) if at is None else valid_at(at)
+    yield from stream_rows(engine, _as_of_query(store, at, models.c.model_id, cast(versions.c.elements, Text)))
+
+
+def iter_versions_as_of(engine: Engine, store: str, at: datetime | None = None) -> Iterator[tuple]:
+    """(model_id, valid_from, opened_by_run, elements JSON text) of the store's models at `at`: the rows of
+    iter_model_elements_json with the version each comes from, streamed the same way."""
+    columns = (models.c.model_id, versions.c.valid_from, versions.c.opened_by_run, cast(versions.c.elements, Text))
+    yield from stream_rows(engine, _as_of_query(store, at, *columns))
+
+
+def iter_all_versions(engine: Engine, store: str) -> Iterator[tuple]:
+    """Every version of every model of the store, by model_id then oldest first: (model_id, valid_from,
+    valid_to, change, changed_elements JSON text, opened_by_run, closed_by_run, elements JSON text), streamed."""
     query = (
-        select(models.c.model_id, cast(versions.c.elements, Text))
+        select(
+            models.c.model_id, versions.c.valid_from, versions.c.valid_to, versions.c.change,
+            cast(versions.c.changed_elements, Text), versions.c.opened_by_run, versions.c.closed_by_run,
+            cast(versions.c.elements, Text),
+        )
+        .join(versions, versions.c.model_pk == models.c.id)
+        .where(models.c.store == store)
+        .order_by(models.c.model_id, versions.c.valid_from, versions.c.id)
+    )
+    yield from stream_rows(engine, query)
+
+
+def _as_of_query(store: str, at: datetime | None, *columns):
+    condition = versions.c.valid_to.is_(None) if at is None else valid_at(at)
+    return (
+        select(*columns)
         .join(versions, versions.c.model_pk == models.c.id)
         .where(models.c.store == store, condition)
         .order_by(models.c.model_id)
-        .execution_options(yield_per=STREAM_ROWS)
     )
+
+
+def stream_rows(engine: Engine, query) -> Iterator[tuple]:
+    """The query's rows fetched STREAM_ROWS at a time; the connection stays open until the iterator ends."""
     with engine.connect() as connection:
-        yield from connection.execute(query)
+        yield from connection.execute(query.execution_options(yield_per=STREAM_ROWS))
 
 
 def model_history(engine: Engine, store: str, model_id: str) -> list[dict[str, Any]]:

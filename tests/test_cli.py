@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ROOT, cli_json, run_cli, snapshot_dir
 
-COMMANDS = [["crawl"], ["backfill"], ["import"], ["runs"], ["accept"], ["models"], ["history"], ["metrics"], ["stores"], ["diff"], ["compare"], ["report"], ["demo"], ["schedule"], ["status"], ["serve"], ["db", "upgrade"], ["replay", "serve"]]
+COMMANDS = [["crawl"], ["backfill"], ["import"], ["runs"], ["accept"], ["models"], ["history"], ["metrics"], ["stores"], ["export"], ["diff"], ["compare"], ["report"], ["demo"], ["schedule"], ["status"], ["serve"], ["db", "upgrade"], ["replay", "serve"]]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import sys
 import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer bundles click from 0.29 on
 
-from crawler.cli import accept, admin, backfill, crawl, demo, diff, dump, query, report, serve, service
+from crawler.cli import accept, admin, backfill, crawl, demo, diff, dump, export, query, report, serve, service
 from crawler.cli.common import print_line, stderr
 from storage.errors import StorewatchError
 
@@ -28,6 +28,7 @@ app.command()(query.models)
 app.command()(query.history)
 app.command()(query.metrics)
 app.command()(query.stores)
+app.command()(export.export)
 app.command()(diff.diff)
 app.command()(diff.compare)
 app.command()(report.report)

@@ -169,3 +169,23 @@ def interruptible() -> Iterator[None]:
     except KeyboardInterrupt:
         print_line("interrupted: the crawl stopped; its run is recorded partial and nothing was removed", console=stderr)
         raise typer.Exit(130) from None
+
+
+class ProgressLine:
+    """One stderr line, rewritten as a long command goes, on a terminal only (as a crawl's progress line)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.shown = False
+
+    def show(self, text: str) -> None:
+        if not stderr.is_terminal:
+            return
+        stderr.file.write(f"\r\033[K{self.label} {text}")
+        stderr.file.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            stderr.file.write("\r\033[K")
+            stderr.file.flush()

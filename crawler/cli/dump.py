@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crawler.cli.common import DbOption, print_line, stderr
+from crawler.cli.common import DbOption, ProgressLine, print_line, stderr
 from crawler.cli.crawl import HealthConfigOption, run_notifier, health_policy, print_summary
 from crawler.schedule_config import load_config
 from crawler.stores import check_store, known_stores
@@ -60,8 +60,12 @@ def import_dump(
     engine = open_database(db, writable=True)
     check_time_order(engine, store, at, what=f"dump {file.name}")  # the writer checks again under the store's lock
     progress = ProgressLine(f"{store} {file.name}:")
+
+    def show(records: int, models: int, failures: int) -> None:
+        progress.show(f"{plural(records, 'record')}, {plural(models, 'model')}, {plural(failures, 'failure')}")
+
     try:
-        summary = record_dump(engine, job, on_progress=progress.show)
+        summary = record_dump(engine, job, on_progress=show)
     except KeyboardInterrupt:
         progress.clear()
         print_line("interrupted: the import stopped; its run is recorded partial and nothing was removed", console=stderr)
@@ -74,22 +78,3 @@ def import_dump(
     if summary.status in ("failed", "suspect"):
         raise typer.Exit(1)
 
-
-class ProgressLine:
-    """One stderr line, rewritten as the import goes, on a terminal only (as a crawl's progress line)."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.shown = False
-
-    def show(self, records: int, models: int, failures: int) -> None:
-        if not stderr.is_terminal:
-            return
-        stderr.file.write(f"\r\033[K{self.label} {plural(records, 'record')}, {plural(models, 'model')}, {plural(failures, 'failure')}")
-        stderr.file.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            stderr.file.write("\r\033[K")
-            stderr.file.flush()
