@@ -18,15 +18,14 @@ again inside the interval is in neither end, so it is in no list.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Text, and_, cast, exists, or_, select
 
+from storage.collector import cycle_collector_paused
 from storage.coverage import Coverage, coverage_at
 from storage.errors import StorewatchError
 from storage.json_decode import decode_json
@@ -130,7 +129,7 @@ def diff_store(engine: Engine, store: str, from_at: datetime, to_at: datetime) -
             if run.models is not None:
                 result.coverage_to = Coverage(store, run.models, dict(run.elements), run.id, run.observed_at)
         if finished:
-            with _collector_paused():
+            with cycle_collector_paused():  # a diff's decoded elements live until it is printed
                 _classify(connection, result, [run.id for run in finished])
     return result
 
@@ -151,20 +150,6 @@ def run_observed_at(engine: Engine, run_id: int, store: str | None = None) -> tu
     if store is not None and row.store != store:
         raise StorewatchError(f"run {run_id} is a run of {row.store}, not {store}")
     return row.store, row.observed_at
-
-
-@contextmanager
-def _collector_paused():
-    """Python's cyclic garbage collector off while a diff is read: its objects (decoded elements) live until the
-    diff is printed and form no cycles, yet every few thousand of them set off a collection that walks them all
-    again -- a quarter of the time of a diff of 20,000 changed models."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _classify(connection, result: StoreDiff, run_ids: list[int]) -> None:
