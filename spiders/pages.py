@@ -7,12 +7,12 @@ Each check raises the exception its caller passes: `MalformedListing` for a list
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-import orjson
 from scrapy.http import Response, TextResponse
+
+from storage.json_decode import decode_json
 
 # An HTML document starts with a doctype or an <html>, <head> or <body> tag, perhaps after a BOM and comments.
 _HTML_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)[\s>]", re.IGNORECASE | re.DOTALL)
@@ -52,11 +52,7 @@ def readable_json(response: Response, junk: type[Exception]) -> Any:
     """The body's JSON; `junk` when it is empty, an HTML page, or not JSON (cut short, say)."""
     text = readable_text(response, "JSON", junk)
     try:
-        return orjson.loads(text)  # a 1,000-model Hub page (1.6 MB) in 6 ms, json.loads takes 13
-    except orjson.JSONDecodeError:
-        pass
-    try:  # what orjson refuses and json takes: NaN, integers beyond 64 bits, lone surrogates
-        return json.loads(text)
+        return decode_json(text)  # a 1,000-model Hub page (1.6 MB) in 6 ms, json.loads takes 13
     except ValueError as error:
         raise junk(f"not JSON: {error}") from None
 

@@ -18,7 +18,6 @@ again inside the interval is in neither end, so it is in no list.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,8 +25,10 @@ from typing import Any
 
 from sqlalchemy import Engine, Text, and_, cast, exists, or_, select
 
+from storage.collector import cycle_collector_paused
 from storage.coverage import Coverage, coverage_at
 from storage.errors import StorewatchError
+from storage.json_decode import decode_json
 from storage.models import RECORDED_STATUSES, CrawlRun, Model, ModelVersion, StoreCoverage
 from storage.timeutil import isoformat
 from storage.writer import changed_keys
@@ -128,7 +129,8 @@ def diff_store(engine: Engine, store: str, from_at: datetime, to_at: datetime) -
             if run.models is not None:
                 result.coverage_to = Coverage(store, run.models, dict(run.elements), run.id, run.observed_at)
         if finished:
-            _classify(connection, result, [run.id for run in finished])
+            with cycle_collector_paused():  # a diff's decoded elements live until it is printed
+                _classify(connection, result, [run.id for run in finished])
     return result
 
 
@@ -176,7 +178,7 @@ def _classify(connection, result: StoreDiff, run_ids: list[int]) -> None:
         if old is None:
             (result.returned if row.seen_before else result.added).append(row.model_id)
         elif old.content_hash != row.content_hash:
-            result.changed.append(ModelChange(row.model_id, element_changes(json.loads(old.elements), json.loads(row.elements))))
+            result.changed.append(ModelChange(row.model_id, element_changes(decode_json(old.elements), decode_json(row.elements))))
     result.removed = [row.model_id for row in before.values()]
     for ids in (result.added, result.removed, result.returned):
         ids.sort()

@@ -13,7 +13,7 @@ from storage.diff import diff_store
 from storage.errors import StorewatchError
 from storage.metrics import metric_series, top_movers
 from storage.db import open_database
-from storage.models import ModelMetric, ModelVersion, model_key
+from storage.models import LatestMetric, ModelMetric, ModelVersion, model_key
 from storage.writer import SnapshotWriter
 
 
@@ -65,6 +65,17 @@ def test_a_counter_only_day_opens_no_version_and_records_only_the_counters_that_
         ("downloads", 1000, None), ("downloads", 1500, 500), ("likes", 10, None),
     ]
     assert diff_store(engine, "teststore", day("2024-01-01"), day("2024-01-02")).changed == []
+
+
+def test_a_counter_that_moves_back_is_recorded_each_time_against_its_latest_value(engine):
+    day_one(engine)
+    for when, downloads in (("2024-01-02", 1500), ("2024-01-03", 1000), ("2024-01-04", 1000)):
+        record(engine, when, {"popular": (POPULAR, {"downloads": downloads, "likes": 10}), "quiet": (QUIET, {"downloads": 5, "likes": 0})})
+    series = [(row["metric"], row["value"]) for row in metric_series(engine, "teststore", "popular")]
+    assert series == [("downloads", 1000), ("downloads", 1500), ("downloads", 1000), ("likes", 10)]
+    with engine.connect() as connection:
+        latest = connection.execute(select(LatestMetric.metric, LatestMetric.value).order_by(LatestMetric.model_pk, LatestMetric.metric)).all()
+    assert [tuple(row) for row in latest] == [("downloads", 1000), ("likes", 10), ("downloads", 5), ("likes", 0)]
 
 
 def test_an_element_change_opens_a_version_and_the_counters_still_count(engine):

@@ -53,7 +53,7 @@ def diff(
     elif format == "text":
         _print_diff_text(data)
     else:
-        print_rows(format, _change_rows(data), DIFF_COLUMNS, data=data)
+        print_rows(format, _change_rows(data) if format == "csv" else [], DIFF_COLUMNS, data=data)  # json prints `data`
 
 
 def _change_rows(data: dict[str, Any]) -> list[dict[str, Any]]:

@@ -4,10 +4,8 @@ row at a time. Memory holds one row group (50,000 rows) at most, whatever the st
 from __future__ import annotations
 
 import csv
-import gc
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -17,6 +15,7 @@ import pyarrow.parquet as pq
 
 from crawler.export.columns import ARROW_TYPES, ELEMENT_KINDS, arrow_schema, columns, json_text, text_cell, text_list_cell
 from crawler.safetext import json_line, json_line_with_fields
+from storage.collector import cycle_collector_paused
 from storage.export import ExportRows
 from storage.metrics import metric_value
 from storage.timeutil import isoformat
@@ -77,19 +76,6 @@ def write_jsonl(export: ExportRows, stream: IO[str], progress: Progress) -> int:
 
 
 WRITERS = {"parquet": write_parquet, "csv": write_csv, "jsonl": write_jsonl}
-
-
-@contextmanager
-def cycle_collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while rows are converted: decoding a row group's JSON makes millions of
-    containers and no reference cycle, so its passes over them only cost time (a fifth of a Parquet export's)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _chunks(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
