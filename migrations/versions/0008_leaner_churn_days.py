@@ -1,7 +1,7 @@
 """leaner churn days: a day where most counters moved writes little beside the moved values
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-29
 
 - `model_metrics` loses its index on (run_id, metric): the writer finds a run's moved counters in a temporary
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
