@@ -1,7 +1,8 @@
 """The replay server: answers `GET /<host>/<path>?<query>` from a snapshot directory, as the live host did.
 
 It speaks HTTP/1.1 with keep-alive on asyncio and runs in its own process (`python -m crawler.replay_server`),
-so it gets its own core and starts fast: this module imports nothing but the standard library. Python's stock
+so it gets its own core and starts fast: this module imports nothing but the standard library (a snapshot
+read from WARC files, which holds an index instead of files, loads the WARC reader when first asked). Python's stock
 `http.server` (one connection per request) manages only about 200 requests/s; this one serves a crawl at the
 rate Scrapy can take it.
 
@@ -27,6 +28,9 @@ from urllib.parse import unquote, urlsplit
 from crawler.replay_faults import FAULT_ACTIONS, BadFaultRule, FaultRule, parse_faults
 
 SNAPSHOT_FILE = "SNAPSHOT.json"
+# A snapshot served from WARC files (webarchive/reader.py): request target -> its recorded answers, each a
+# status, headers and where its payload lies (file, offset), in the order they were received.
+WARC_INDEX_FILE = "WARC_INDEX.json"
 # A recorded answer's status and headers, beside its body file (snapshots/README.md, "Recorded headers").
 META_SUFFIX = ".meta.json"
 # A file name (last path segment plus query) longer than this is stored under a digest of its query: the Hub's
@@ -55,6 +59,13 @@ def local_path(root: Path, target: str) -> Path | None:
     if candidate != root and root not in candidate.parents:
         return None
     return candidate
+
+
+def warc_index_key(target: str) -> str:
+    """How a request target `/<host>/<path>?<query>` is looked up in a WARC index: its path unescaped, as
+    `local_path` lays files out, so that either spelling of a URL finds its answer."""
+    parts = urlsplit(target)
+    return unquote(parts.path).lstrip("/") + (f"?{parts.query}" if parts.query else "")
 
 
 def _is_file(path: Path) -> bool:
@@ -102,6 +113,8 @@ class ReplayHandler:
         self.faults = faults or []
         self.requests = 0
         self.answered_first: dict[Path, int] = {}  # file -> how many of its recorded `first` answers were served
+        index = self.root / WARC_INDEX_FILE
+        self.warc_answers: dict[str, list[dict]] | None = json.loads(index.read_bytes()) if index.is_file() else None
 
     def respond(self, method: str, target: str) -> Answer:
         self.requests += 1
@@ -126,6 +139,8 @@ class ReplayHandler:
         return replace(real, body=real.body[: int(rule.argument)])
 
     def snapshot_answer(self, target: str) -> Answer:
+        if self.warc_answers is not None:
+            return self.archived_answer(target)
         path = local_path(self.root, target)
         if path is None or not path.is_file() or path.name == SNAPSHOT_FILE or path.name.endswith(META_SUFFIX):
             return Answer(404, b"not in this snapshot\n")
@@ -137,6 +152,20 @@ class ReplayHandler:
             self.answered_first[path] = served + 1
             return recorded_answer(first[served], first[served].get("body", "").encode(), path)
         return recorded_answer(meta, path.read_bytes(), path)
+
+    def archived_answer(self, target: str) -> Answer:
+        """The answer recorded in a WARC file for `target`: as with `first` answers, a URL answered several times
+        (a 429, then the page) gets them in turn, then the last one again."""
+        from webarchive.warc_records import payload_at  # warcio, only for a snapshot read from WARC files
+
+        key = warc_index_key(target)
+        answers = self.warc_answers.get(key)
+        if not answers:
+            return Answer(404, b"not in this snapshot\n")
+        served = self.answered_first.get(Path(key), 0)
+        self.answered_first[Path(key)] = served + 1
+        answer = answers[min(served, len(answers) - 1)]
+        return recorded_answer(answer, payload_at(answer["warc"], answer["offset"]), Path(key))
 
     async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
 from conftest import ROOT, cli_json, run_cli, snapshot_dir
-from crawler.replay_server import local_path
+from crawler.replay_server import ReplayHandler, local_path
 from crawler.runner import spider_class
 from spiders.pytorch_hub import PytorchHubSpider
 from storage.db import open_database
@@ -268,5 +268,7 @@ def test_a_run_past_the_rotation_size_goes_on_in_new_files_that_read_back_whole(
     snapshot = write_run_snapshot(engine, run_id, tmp_path / "snapshot")
     engine.dispose()
     assert snapshot.incomplete is None and snapshot.answers == len(pages)
+    served = ReplayHandler(snapshot.path)  # answers from the WARC files, as the replay server does
     for path, body in pages.items():
-        assert (snapshot.path / path.relative_to(FIRST)).read_bytes() == body
+        answer = served.respond("GET", "/" + path.relative_to(FIRST).as_posix())
+        assert (answer.status, answer.body) == (200, body)

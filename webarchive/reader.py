@@ -1,8 +1,9 @@
 """A run's WARC files, or one WARC file, as a replay snapshot directory: a WARC is a snapshot like a directory.
 
-The directory has the layout crawler/replay_server.py serves (`<host>/<path>?<query>` files, a `.meta.json`
-sidecar with each answer's status and headers, SNAPSHOT.json naming the store, observed_at and source), so
-everything downstream -- the replay server, `storewatch crawl --replay`, the spiders -- is reused as it is.
+The directory holds SNAPSHOT.json (the store, observed_at and source) and WARC_INDEX.json: each URL's
+answers (status, headers, and the WARC file and offset of the payload), which crawler/replay_server.py serves
+as it serves files, reading each payload from its WARC file when asked. So everything downstream -- the
+replay server, `storewatch crawl --replay`, the spiders -- is reused as it is, and no body is copied.
 
 The API, for commands built on the archive (`storewatch crawl --replay run:N`, re-extraction):
 
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
-from crawler.replay_server import META_SUFFIX, SNAPSHOT_FILE, local_path
+from crawler.replay_server import SNAPSHOT_FILE, WARC_INDEX_FILE, warc_index_key
 from storage.archive_index import PayloadOrigin, payload_origins, run_archive_files
 from storage.errors import StorewatchError
 from storage.runs import get_run
@@ -106,9 +107,12 @@ def _warcinfo(warc: Path) -> dict[str, str]:
 
 
 def _write_snapshot(snapshot: ArchivedSnapshot, files: list[Path], engine: Engine | None) -> None:
+    """Index the files' answers into the snapshot directory: no body is copied, the replay server reads each
+    from its WARC file when it is asked for (writing TF Hub's 1,671 answers out as files took longer than
+    crawling them: a file and folders per answer)."""
     root = snapshot.path
     root.mkdir(parents=True)
-    writer = _AnswerWriter(root.resolve())
+    index = _AnswerIndex()
     seen: dict[str, PayloadOrigin] = {}  # payloads read in this pass: a revisit of one needs no query
     revisits: list[WarcRecord] = []
     for path in files:
@@ -118,36 +122,41 @@ def _write_snapshot(snapshot: ArchivedSnapshot, files: list[Path], engine: Engin
                     digest = record.fields.get("WARC-Payload-Digest")
                     if digest:
                         seen.setdefault(digest, PayloadOrigin(record.uri, snapshot.observed_at, str(path), record.offset))
-                    writer.answer(record.uri, record.status or 200, record.http_headers, record.body)
+                    index.answer(record.uri, record.status or 200, record.http_headers, path, record.offset)
                 elif record.type == "revisit":
                     revisits.append(record)
                 elif record.type == "conversion":  # a rendered page's DOM
                     status = int(record.fields.get(RENDERED_STATUS) or 200)
-                    writer.answer(record.uri, status, [("Content-Type", "text/html; charset=utf-8")], record.body)
+                    index.answer(record.uri, status, [("Content-Type", "text/html; charset=utf-8")], path, record.offset)
         except DamagedArchive as error:
             snapshot.problems.append(str(error))
         except FileNotFoundError:
             snapshot.problems.append(f"{path}: WARC file missing")
-    _resolve_revisits(snapshot, writer, revisits, seen, engine)
-    snapshot.problems += [f"{url}: cannot be a file beside the other answers of the snapshot directory" for url in writer.unplaced]
-    snapshot.answers = len(writer.written)
+    _resolve_revisits(snapshot, index, revisits, seen, engine)
+    snapshot.answers = len(index.answers)
+    (root / WARC_INDEX_FILE).write_text(json.dumps(index.answers))
     meta = {"store": snapshot.store, "observed_at": isoformat(snapshot.observed_at), "source": snapshot.source}
     if snapshot.incomplete:
         meta["incomplete"] = snapshot.incomplete
     (root / SNAPSHOT_FILE).write_text(json.dumps(meta, indent=1))
 
 
-def _resolve_revisits(snapshot, writer, revisits: list[WarcRecord], seen: dict[str, PayloadOrigin], engine) -> None:
-    """Answer each revisit with the payload it repeats: read in this pass, else found through the archive index."""
+def _resolve_revisits(snapshot, index, revisits: list[WarcRecord], seen: dict[str, PayloadOrigin], engine) -> None:
+    """Answer each revisit with the payload it repeats: read in this pass, else found through the archive index
+    (and read once here, so that a missing or damaged earlier file is reported now, not as a 404 mid-crawl)."""
     wanted = {record.fields.get("WARC-Payload-Digest", "") for record in revisits} - seen.keys()
     origins = {**(payload_origins(engine, wanted) if engine is not None and wanted else {}), **seen}
+    checked: set[tuple[str, int]] = {(origin.warc_file, origin.offset) for origin in seen.values()}
     for record in revisits:
         origin = origins.get(record.fields.get("WARC-Payload-Digest", ""))
-        body = _payload_at(origin, snapshot) if origin is not None else None
-        if body is None:
+        if origin is None:
             snapshot.problems.append(f"{record.uri}: its revisit record refers to a payload that is not in the archive")
             continue
-        writer.answer(record.uri, record.status or 200, record.http_headers, body)
+        if (origin.warc_file, origin.offset) not in checked:
+            if _payload_at(origin, snapshot) is None:
+                continue
+            checked.add((origin.warc_file, origin.offset))
+        index.answer(record.uri, record.status or 200, record.http_headers, Path(origin.warc_file), origin.offset)
 
 
 def _payload_at(origin: PayloadOrigin, snapshot: ArchivedSnapshot) -> bytes | None:
@@ -162,32 +171,17 @@ def _payload_at(origin: PayloadOrigin, snapshot: ArchivedSnapshot) -> bytes | No
     return None
 
 
-class _AnswerWriter:
-    """Writes answers in the replay server's layout; a URL answered twice keeps the earlier answer as a `first` one."""
+class _AnswerIndex:
+    """Request target -> its answers in the order received (a 429, then the page), each with where its payload lies."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.written: dict[Path, list[dict]] = {}  # file -> earlier answers of its URL
-        self.unplaced: list[str] = []  # URLs a snapshot directory cannot hold beside another URL's file
+    def __init__(self) -> None:
+        self.answers: dict[str, list[dict]] = {}
 
-    def answer(self, url: str | None, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        path = local_path(self.root, _target(url)) if url else None
-        if path is None:
+    def answer(self, url: str | None, status: int, headers: list[tuple[str, str]], warc: Path, offset: int) -> None:
+        if not url:
             return
-        meta = {"status": status, "headers": _header_map(headers)}
-        if path in self.written:  # answered before (a 429, then the page): the earlier answer is served first
-            earlier = json.loads(path.with_name(path.name + META_SUFFIX).read_text())
-            earlier_body = path.read_bytes().decode("utf-8", "replace")
-            self.written[path].append({**{key: value for key, value in earlier.items() if key != "first"}, "body": earlier_body})
-            meta["first"] = self.written[path]
-        else:
-            self.written[path] = []
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(body)
-            path.with_name(path.name + META_SUFFIX).write_text(json.dumps(meta))
-        except (IsADirectoryError, NotADirectoryError, FileExistsError):  # `/a` and `/a/b` both answered
-            self.unplaced.append(url)
+        entry = {"status": status, "headers": _header_map(headers), "warc": str(warc.resolve()), "offset": offset}
+        self.answers.setdefault(warc_index_key(_target(url)), []).append(entry)
 
 
 def _target(url: str) -> str:

@@ -58,6 +58,13 @@ def read_records(path: Path | str, *, start: int = 0, limit: int | None = None) 
             members += 1
 
 
+def payload_at(path: Path | str, offset: int) -> bytes:
+    """The decoded payload of the record at `offset` of `path` (a response or a rendered page)."""
+    for record in read_records(path, start=offset, limit=1):
+        return record.body
+    raise DamagedArchive(path, offset, "no record there")
+
+
 def _one_member(file, pending: bytes, path, offset: int) -> tuple[bytes, int, bytes]:
     """Decompress the gzip member starting in `pending`: (its data, its compressed size, the bytes after it)."""
     decompressor, out, used = zlib.decompressobj(wbits=31), [], 0
