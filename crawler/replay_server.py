@@ -113,6 +113,7 @@ class ReplayHandler:
         self.faults = faults or []
         self.requests = 0
         self.answered_first: dict[Path, int] = {}  # file -> how many of its recorded `first` answers were served
+        self.answered_archived: dict[str, int] = {}  # the same, for a snapshot served from WARC files
         index = self.root / WARC_INDEX_FILE
         self.warc_answers: dict[str, list[dict]] | None = json.loads(index.read_bytes()) if index.is_file() else None
 
@@ -162,8 +163,8 @@ class ReplayHandler:
         answers = self.warc_answers.get(key)
         if not answers:
             return Answer(404, b"not in this snapshot\n")
-        served = self.answered_first.get(Path(key), 0)
-        self.answered_first[Path(key)] = served + 1
+        served = self.answered_archived.get(key, 0)
+        self.answered_archived[key] = served + 1
         answer = answers[min(served, len(answers) - 1)]
         return recorded_answer(answer, payload_at(answer["warc"], answer["offset"]), Path(key))
 

@@ -66,6 +66,10 @@ def write_run_snapshot(engine: Engine, run_id: int, into: Path) -> ArchivedSnaps
     if not files:
         raise StorewatchError(f"run {run_id} has no web archive (it was crawled with archiving off, or it failed)")
     snapshot = ArchivedSnapshot(into, run["store"], run["observed_at"], run["source"] or "live", run_id)
+    for file in files:  # a file cut between two records reads as a whole one: its recorded size tells
+        size = Path(file.path).stat().st_size if Path(file.path).is_file() else None
+        if size is not None and size < file.bytes:
+            snapshot.problems.append(f"{file.path}: damaged WARC file at byte {size}: shorter than recorded ({size:,} of {file.bytes:,} bytes)")
     _write_snapshot(snapshot, [Path(file.path) for file in files], engine)
     return snapshot
 
@@ -114,74 +118,86 @@ def _write_snapshot(snapshot: ArchivedSnapshot, files: list[Path], engine: Engin
     root.mkdir(parents=True)
     index = _AnswerIndex()
     seen: dict[str, PayloadOrigin] = {}  # payloads read in this pass: a revisit of one needs no query
-    revisits: list[WarcRecord] = []
-    for path in files:
+    revisits: list[tuple[tuple[int, int], WarcRecord]] = []
+    for number, path in enumerate(files):
         try:
             for record in read_records(path):
+                order = (number, record.offset)  # a URL's answers are served in the order they were received
                 if record.type == "response":
                     digest = record.fields.get("WARC-Payload-Digest")
                     if digest:
                         seen.setdefault(digest, PayloadOrigin(record.uri, snapshot.observed_at, str(path), record.offset))
-                    index.answer(record.uri, record.status or 200, record.http_headers, path, record.offset)
+                    index.answer(record.uri, record.status or 200, record.http_headers, path, record.offset, order)
                 elif record.type == "revisit":
-                    revisits.append(record)
+                    revisits.append((order, record))
                 elif record.type == "conversion":  # a rendered page's DOM
                     status = int(record.fields.get(RENDERED_STATUS) or 200)
-                    index.answer(record.uri, status, [("Content-Type", "text/html; charset=utf-8")], path, record.offset)
+                    index.answer(record.uri, status, [("Content-Type", "text/html; charset=utf-8")], path, record.offset, order)
         except DamagedArchive as error:
-            snapshot.problems.append(str(error))
+            _problem(snapshot, f"{path}:", str(error))
         except FileNotFoundError:
-            snapshot.problems.append(f"{path}: WARC file missing")
+            _problem(snapshot, f"{path}:", f"{path}: WARC file missing")
     _resolve_revisits(snapshot, index, revisits, seen, engine)
     snapshot.answers = len(index.answers)
-    (root / WARC_INDEX_FILE).write_text(json.dumps(index.answers))
+    (root / WARC_INDEX_FILE).write_text(json.dumps(index.in_order()))
     meta = {"store": snapshot.store, "observed_at": isoformat(snapshot.observed_at), "source": snapshot.source}
     if snapshot.incomplete:
         meta["incomplete"] = snapshot.incomplete
     (root / SNAPSHOT_FILE).write_text(json.dumps(meta, indent=1))
 
 
-def _resolve_revisits(snapshot, index, revisits: list[WarcRecord], seen: dict[str, PayloadOrigin], engine) -> None:
+def _resolve_revisits(snapshot, index, revisits: list, seen: dict[str, PayloadOrigin], engine) -> None:
     """Answer each revisit with the payload it repeats: read in this pass, else found through the archive index
-    (and read once here, so that a missing or damaged earlier file is reported now, not as a 404 mid-crawl)."""
-    wanted = {record.fields.get("WARC-Payload-Digest", "") for record in revisits} - seen.keys()
+    (and read once here, so that a missing or damaged earlier file is reported now, once, not as 404s mid-crawl)."""
+    wanted = {record.fields.get("WARC-Payload-Digest", "") for _, record in revisits} - seen.keys()
     origins = {**(payload_origins(engine, wanted) if engine is not None and wanted else {}), **seen}
-    checked: set[tuple[str, int]] = {(origin.warc_file, origin.offset) for origin in seen.values()}
-    for record in revisits:
+    readable: dict[tuple[str, int], bool] = {(origin.warc_file, origin.offset): True for origin in seen.values()}
+    lost = 0
+    for order, record in revisits:
         origin = origins.get(record.fields.get("WARC-Payload-Digest", ""))
-        if origin is None:
-            snapshot.problems.append(f"{record.uri}: its revisit record refers to a payload that is not in the archive")
+        where = (origin.warc_file, origin.offset) if origin is not None else None
+        if where is not None and where not in readable:
+            readable[where] = _payload_at(origin, snapshot) is not None
+        if where is None or not readable[where]:
+            lost += 1
             continue
-        if (origin.warc_file, origin.offset) not in checked:
-            if _payload_at(origin, snapshot) is None:
-                continue
-            checked.add((origin.warc_file, origin.offset))
-        index.answer(record.uri, record.status or 200, record.http_headers, Path(origin.warc_file), origin.offset)
+        index.answer(record.uri, record.status or 200, record.http_headers, Path(origin.warc_file), origin.offset, order)
+    if lost:
+        snapshot.problems.append(f"{lost} revisit record{'s' if lost != 1 else ''} refer to payloads that cannot be read from the archive")
 
 
 def _payload_at(origin: PayloadOrigin, snapshot: ArchivedSnapshot) -> bytes | None:
+    """The payload a revisit repeats; None (and the reason, once per damaged file) when it cannot be read."""
     try:
         for record in read_records(origin.warc_file, start=origin.offset, limit=1):
-            if record.type == "response":
+            if record.type in ("response", "conversion"):
                 return record.body
     except DamagedArchive as error:
-        snapshot.problems.append(str(error))
+        _problem(snapshot, f"{error.path}:", str(error))
     except FileNotFoundError:
-        snapshot.problems.append(f"{origin.warc_file}: WARC file missing")
+        _problem(snapshot, f"{origin.warc_file}:", f"{origin.warc_file}: WARC file missing")
     return None
+
+
+def _problem(snapshot: ArchivedSnapshot, about: str, problem: str) -> None:
+    if not any(known.startswith(about) for known in snapshot.problems):
+        snapshot.problems.append(problem)
 
 
 class _AnswerIndex:
     """Request target -> its answers in the order received (a 429, then the page), each with where its payload lies."""
 
     def __init__(self) -> None:
-        self.answers: dict[str, list[dict]] = {}
+        self.answers: dict[str, list[tuple[tuple[int, int], dict]]] = {}
 
-    def answer(self, url: str | None, status: int, headers: list[tuple[str, str]], warc: Path, offset: int) -> None:
+    def answer(self, url: str | None, status: int, headers: list[tuple[str, str]], warc: Path, offset: int, order: tuple[int, int]) -> None:
         if not url:
             return
         entry = {"status": status, "headers": _header_map(headers), "warc": str(warc.resolve()), "offset": offset}
-        self.answers.setdefault(warc_index_key(_target(url)), []).append(entry)
+        self.answers.setdefault(warc_index_key(_target(url)), []).append((order, entry))
+
+    def in_order(self) -> dict[str, list[dict]]:
+        return {key: [entry for _, entry in sorted(answers, key=lambda pair: pair[0])] for key, answers in self.answers.items()}
 
 
 def _target(url: str) -> str:

@@ -28,6 +28,7 @@ from storage.errors import StorewatchError
 from storage.history_compare import HistoryDifference, compare_histories
 from storage.health import HealthPolicy
 from storage.history_swap import replace_store_history
+from storage.lock import acquire_store_lock
 from storage.models import RECORDED_STATUSES
 from storage.timeutil import parse_instant
 from webarchive.reader import write_run_snapshot
@@ -44,6 +45,7 @@ class Reextraction:
     damaged: list[str] = field(default_factory=list)  # damaged WARC files read up to the damage
     difference: HistoryDifference | None = None
     replaced: bool = False
+    refused: str | None = None  # why --in-place left the original history as it was
 
 
 def archived_runs(engine: Engine, store: str, since: datetime | None, until: datetime | None) -> tuple[list[dict], list[str]]:
@@ -74,44 +76,73 @@ def reextract(
     scope: dict[str, Any] | None = None,
 ) -> Reextraction:
     """Re-extract `store`'s archived runs into the database at `into` (which must hold no run of the store) and
-    compare; with `in_place`, then replace the original history with the rebuilt one, in one transaction.
+    compare; with `in_place`, then replace the original history with the rebuilt one, in one transaction, holding
+    the store's writer lock throughout -- unless the rebuild is unsound (see unsound_rebuild: `refused` says why).
 
     `policy` and `scope` must be those the store was crawled with (the config's): how many runs confirm a
     removal, for one, decides when the rebuilt history removes a model."""
     from crawler.runner import run_crawls  # Scrapy is imported only when a crawl runs
 
-    runs, skipped = archived_runs(engine, store, since, until)
-    result = Reextraction(store, runs, skipped)
-    if not runs:
-        raise StorewatchError(f"{store}: no archived run to re-extract" + (f" ({skipped[0]}...)" if skipped else ""))
-    if in_place and (skipped or since or until):
-        raise StorewatchError(
-            f"{store}: --in-place replaces the whole history, so every recorded run must be re-extracted"
-            + (f"; {len(skipped)} have no archive" if skipped else "; drop --from/--to")
-        )
-    target = open_database(into, writable=True)
+    # In place, nothing else may record a run of the store until the swap is done (the scheduler, say).
+    lock = acquire_store_lock(engine, store) if in_place else None
     try:
-        if queries.list_runs(target, store):
-            raise StorewatchError(f"{store}: the database to re-extract into already holds runs of the store; give an empty one")
-        with tempfile.TemporaryDirectory(prefix="storewatch-reextract-") as parent:
-            jobs = [(store, _pending_snapshot(Path(parent), run)) for run in runs]
-            result.summaries = run_crawls(
-                jobs,
-                database_url=into,
-                on_result=on_result,
-                progress=progress,
-                policies={store: policy} if policy else None,
-                scopes={store: scope} if scope else None,
-                extra_settings={"STOREWATCH_ARCHIVE": False},  # the archive being read is the record
-                prepare=lambda snapshot: _written(engine, snapshot, result.damaged),
+        runs, skipped = archived_runs(engine, store, since, until)
+        result = Reextraction(store, runs, skipped)
+        if not runs:
+            raise StorewatchError(f"{store}: no archived run to re-extract" + (f" ({skipped[0]}...)" if skipped else ""))
+        if in_place and (skipped or since or until):
+            raise StorewatchError(
+                f"{store}: --in-place replaces the whole history, so every recorded run must be re-extracted"
+                + (f"; {len(skipped)} have no archive" if skipped else "; drop --from/--to")
             )
-        result.difference = compare_histories(engine, target, store, since, until)
-        if in_place and not result.difference.identical:
-            replace_store_history(engine, target, store, [run["id"] for run in runs])
-            result.replaced = True
+        originals = {f"run{run['id']}": run for run in runs}
+        target = open_database(into, writable=True)
+        try:
+            if queries.list_runs(target, store):
+                raise StorewatchError(f"{store}: the database to re-extract into already holds runs of the store; give an empty one")
+            with tempfile.TemporaryDirectory(prefix="storewatch-reextract-") as parent:
+                jobs = [(store, _pending_snapshot(Path(parent), run)) for run in runs]
+                result.summaries = run_crawls(
+                    jobs,
+                    database_url=into,
+                    on_result=on_result,
+                    progress=progress,
+                    policies={store: policy} if policy else None,
+                    scopes={store: scope} if scope else None,
+                    extra_settings={"STOREWATCH_ARCHIVE": False},  # the archive being read is the record
+                    prepare=lambda snapshot: _written(engine, snapshot, originals[snapshot.path.name], result.damaged),
+                )
+            # A span is compared between the instants of its first and last runs, as the rebuilt history holds it.
+            span = (_instant(runs[0]), _instant(runs[-1])) if since or until else (None, None)
+            result.difference = compare_histories(engine, target, store, *span)
+            if in_place:
+                result.refused = unsound_rebuild(runs, queries.list_runs(target, store), result.damaged)
+                if result.refused is None:
+                    replace_store_history(engine, target, store, [run["id"] for run in runs])
+                    result.replaced = True
+        finally:
+            target.dispose()
     finally:
-        target.dispose()
+        if lock is not None:
+            lock.release()
     return result
+
+
+def unsound_rebuild(originals: list[dict], rebuilt: list[dict], damaged: list[str]) -> str | None:
+    """Why a rebuilt history must not replace the original (None: it may): a run rebuilt from a damaged archive,
+    or one that did not end as its original did (failed, partial, or held as suspect where the original was not)."""
+    if damaged:
+        return f"an archive file was damaged ({damaged[0]})"
+    if len(rebuilt) != len(originals):
+        return f"{len(rebuilt)} runs were rebuilt for {len(originals)} originals"
+    for original, run in zip(originals, rebuilt):
+        if run["observed_at"] != original["observed_at"] or run["status"] != original["status"]:
+            return f"run {original['id']} ({original['observed_at']}, {original['status']}) was rebuilt {run['status']}"
+    return None
+
+
+def _instant(run: dict[str, Any]) -> datetime:
+    return parse_instant(run["observed_at"], end_of_day=False)
 
 
 def _pending_snapshot(parent: Path, run: dict[str, Any]) -> Snapshot:
@@ -121,12 +152,17 @@ def _pending_snapshot(parent: Path, run: dict[str, Any]) -> Snapshot:
 
 
 @contextmanager
-def _written(engine: Engine, pending: Snapshot, damaged: list[str]) -> Iterator[Snapshot]:
-    """The run's archived answers written out as the pending snapshot's directory for its crawl, then removed."""
-    run_id = int(pending.path.name.removeprefix("run"))
-    archived = write_run_snapshot(engine, run_id, pending.path)
+def _written(engine: Engine, pending: Snapshot, original: dict[str, Any], damaged: list[str]) -> Iterator[Snapshot]:
+    """The run's archived answers indexed as the pending snapshot's directory for its crawl, then removed.
+
+    A run that was partial is rebuilt partial: what its archive lacks (the pages it never got) would otherwise
+    read as a complete run's 404s."""
+    archived = write_run_snapshot(engine, original["id"], pending.path)
     damaged.extend(archived.problems)
+    incomplete = archived.incomplete
+    if original["status"] == "partial":
+        incomplete = incomplete or f"the original run was partial: {original['error_summary'] or 'no reason recorded'}"
     try:
-        yield replace(pending, path=archived.path.resolve(), incomplete=archived.incomplete)
+        yield replace(pending, path=archived.path.resolve(), incomplete=incomplete)
     finally:
         shutil.rmtree(archived.path, ignore_errors=True)

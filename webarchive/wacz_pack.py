@@ -53,14 +53,21 @@ def pack_run(engine: Engine, run_id: int, out: Path) -> list[Path]:
     files = files_to_pack(engine, run_id)
     from wacz.main import main as wacz_main  # imported here: it loads frictionless, which takes a second
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    try:
+        handle, partial = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    except OSError as error:
+        raise StorewatchError(f"cannot write {out}: {error.strerror}") from None
     os.close(handle)
     title = f"storewatch: {run['store']} run {run_id}"
     arguments = ["create", "-o", partial, "--detect-pages", "--title", title, "--date", isoformat(run["observed_at"]), *map(str, files)]
     try:
         with contextlib.redirect_stdout(io.StringIO()) as said:
-            status = wacz_main(arguments)
+            try:
+                status = wacz_main(arguments)
+            except OSError as error:  # a full disk, or a WARC file gone unreadable
+                raise StorewatchError(f"cannot write {out}: {error.strerror or error}") from None
+            except Exception as error:  # noqa: BLE001 -- wacz's own failure (a damaged WARC file): one line, not its traceback
+                raise StorewatchError(f"wacz could not package run {run_id}: {error}") from None
         if status:
             raise StorewatchError(f"wacz could not package run {run_id}: {' '.join(said.getvalue().split())[-300:]}")
         os.replace(partial, out)

@@ -37,5 +37,9 @@ def pack(
         raise StorewatchError(f"--out {out}: a WACZ file's name ends in .wacz")
     if not out.parent.is_dir():
         raise StorewatchError(f"--out {out}: no folder {out.parent}")
-    files = pack_run(database(db), int(number), out)
+    engine = database(db)
+    try:
+        files = pack_run(engine, int(number), out)
+    finally:
+        engine.dispose()
     print_line(f"{out}: run {number}, {len(files)} WARC file{'s' if len(files) != 1 else ''}, {out.stat().st_size:,} bytes")

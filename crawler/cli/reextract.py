@@ -40,8 +40,10 @@ def reextract(
     versions differ, and versions found on one side only.
 
     With the extractor unchanged, nothing differs. With --in-place, the store's history in --db is replaced by
-    the rebuilt one in one transaction, only once every run was rebuilt (runs keep their numbers); --into is then
-    optional (a temporary file). Runs recorded without an archive cannot be re-extracted and are listed. Exit
+    the rebuilt one in one transaction (runs keep their numbers), holding the store's writer lock throughout, and
+    only when every run was rebuilt as it ended the first time (no damaged archive, no run that failed, stopped
+    short or was held where its original was not: otherwise one `error:` line says why, exit status 1); --into
+    is then optional (a temporary file). Runs recorded without an archive cannot be re-extracted and are listed. Exit
     status 1 when an archive file was damaged (its run is rebuilt `partial`, from what could be read).
 
     Example:
@@ -62,30 +64,38 @@ def reextract(
         raise StorewatchError("say where the rebuilt history goes: --into DATABASE (or --in-place)")
     settings = load_config(config, known_stores=known_stores())  # the crawl-health rules the runs were recorded under
     engine = open_database(db, writable=in_place, create=False)
-    with tempfile.TemporaryDirectory(prefix="storewatch-rebuilt-") as scratch:
-        target = into or f"sqlite:///{Path(scratch) / 'rebuilt.db'}"
-        with interruptible():
-            result = run_reextract(
-                engine, store, target, since=since, until=until, in_place=in_place,
-                on_result=print_summary if output == "text" else lambda summary: None, progress=stderr.is_terminal,
-                policy=health_policy(settings, store), scope=settings.scopes.get(store, {}),
-            )
+    try:
+        with tempfile.TemporaryDirectory(prefix="storewatch-rebuilt-") as scratch:
+            target = into or f"sqlite:///{Path(scratch) / 'rebuilt.db'}"
+            with interruptible():
+                result = run_reextract(
+                    engine, store, target, since=since, until=until, in_place=in_place,
+                    on_result=print_summary if output == "text" else lambda summary: None, progress=stderr.is_terminal,
+                    policy=health_policy(settings, store), scope=settings.scopes.get(store, {}),
+                )
+    finally:
+        engine.dispose()
     for line in result.skipped:
         print_line(f"skipped: {line}", console=stderr)
     for problem in result.damaged:
         print_line(f"error: {problem}", console=stderr)
     difference = result.difference
     if output == "json":
-        stdout.out(json.dumps({"store": store, "runs": len(result.runs), "skipped": result.skipped, "replaced": result.replaced, **difference.as_dict()}, indent=2))
+        report = {"store": store, "runs": len(result.runs), "skipped": result.skipped, "replaced": result.replaced, "refused": result.refused}
+        stdout.out(json.dumps({**report, **difference.as_dict()}, indent=2))
     else:
-        print_difference(store, len(result.runs), difference, result.replaced)
-    if result.damaged:
+        print_difference(store, len(result.runs), difference, result.replaced, in_place)
+    if result.refused:
+        print_line(f"error: {store}: --in-place replaced nothing: {result.refused}", console=stderr)
+    if result.damaged or result.refused:
         raise typer.Exit(1)
 
 
-def print_difference(store: str, runs: int, difference, replaced: bool) -> None:
+def print_difference(store: str, runs: int, difference, replaced: bool, in_place: bool) -> None:
     if difference.identical:
         print_line(f"{store}: {runs} runs re-extracted, {difference.original:,} versions: identical to the recorded history")
+        if replaced:
+            print_line(f"{store}: the recorded history was replaced by the rebuilt one (its counters and counts too)")
         return
     print_line(f"{store}: {runs} runs re-extracted: {difference.original:,} versions recorded, {difference.rebuilt:,} rebuilt")
     for element, count in sorted(difference.elements.items(), key=lambda item: (-item[1], item[0])):
@@ -100,4 +110,7 @@ def print_difference(store: str, runs: int, difference, replaced: bool) -> None:
             print_line(f"  {label:<28} {count:>8,} versions")
     for example in difference.examples:
         print_line(f"  e.g. {example['model_id']} from {example['valid_from'][:10]}: {example['difference']}")
-    print_line(f"{store}: the recorded history was replaced by the rebuilt one" if replaced else "the recorded history is unchanged (--in-place replaces it)")
+    if replaced:
+        print_line(f"{store}: the recorded history was replaced by the rebuilt one")
+    elif not in_place:
+        print_line("the recorded history is unchanged (--in-place replaces it)")
