@@ -272,3 +272,27 @@ def test_a_run_past_the_rotation_size_goes_on_in_new_files_that_read_back_whole(
     for path, body in pages.items():
         answer = served.respond("GET", "/" + path.relative_to(FIRST).as_posix())
         assert (answer.status, answer.body) == (200, body)
+
+
+def test_the_index_beside_each_file_gives_what_reading_its_records_gives(tmp_path):
+    """A replay reads the answers from the index written beside each WARC file; without it, from the records:
+    the same answers, in the same order, the revisits pointing at the same payloads."""
+    import json
+
+    from webarchive.reader import write_run_snapshot
+    from webarchive.run_archive import INDEX_SUFFIX
+
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    archive = tmp_path / "archive"
+    crawl(db, archive, "--replay", str(FIRST), "--replay", str(SECOND))
+    engine = open_database(db)
+    indexes = sorted((archive / "pytorch_hub").glob(f"*{INDEX_SUFFIX}"))
+    assert len(indexes) == 2
+    fast = write_run_snapshot(engine, 2, tmp_path / "fast")
+    for index in indexes:
+        index.unlink()
+    slow = write_run_snapshot(engine, 2, tmp_path / "slow")
+    engine.dispose()
+    answers = [json.loads((snapshot.path / "WARC_INDEX.json").read_text()) for snapshot in (fast, slow)]
+    assert answers[0] == answers[1] and fast.answers == slow.answers > 0
+    assert any(answer["warc"] == str(warc_files(archive, 1)[0]) for answers_of_url in answers[0].values() for answer in answers_of_url)

@@ -25,17 +25,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
-from crawler.replay_server import SNAPSHOT_FILE, WARC_INDEX_FILE, warc_index_key
+from crawler.replay_server import SNAPSHOT_FILE, WARC_INDEX_FILE
 from storage.archive_index import PayloadOrigin, payload_origins, run_archive_files
 from storage.errors import StorewatchError
 from storage.runs import get_run
 from storage.timeutil import isoformat, parse_instant
-from webarchive.run_archive import RENDERED_STATUS
-from webarchive.warc_records import DamagedArchive, WarcRecord, read_records
+from webarchive.run_archive import INDEX_SUFFIX, RENDERED_STATUS, answer_key, header_map
+from webarchive.warc_records import DamagedArchive, WarcRecord, check_members, read_records
 
 
 @dataclass
@@ -70,8 +69,43 @@ def write_run_snapshot(engine: Engine, run_id: int, into: Path) -> ArchivedSnaps
         size = Path(file.path).stat().st_size if Path(file.path).is_file() else None
         if size is not None and size < file.bytes:
             snapshot.problems.append(f"{file.path}: damaged WARC file at byte {size}: shorter than recorded ({size:,} of {file.bytes:,} bytes)")
-    _write_snapshot(snapshot, [Path(file.path) for file in files], engine)
+    paths = [Path(file.path) for file in files]
+    indexed = None if snapshot.problems else indexed_answers(paths)
+    if indexed is None:
+        _write_snapshot(snapshot, paths, engine)
+    else:
+        _write_index(snapshot, indexed)
     return snapshot
+
+
+def indexed_answers(files: list[Path]) -> dict[str, list[dict]] | None:
+    """The files' answers from the indexes written beside them (webarchive/run_archive.py), once every file has
+    been checked whole (each gzip member decompressed, as many as its index says) and every payload they point
+    at is in a file that is there; None when any of that fails, and the records themselves are read instead."""
+    answers: dict[str, list] = {}
+    sizes: dict[str, int] = {}
+    for number, path in enumerate(files):
+        try:
+            index = json.loads(Path(f"{path}{INDEX_SUFFIX}").read_bytes())
+            if check_members(path) != index["records"]:
+                return None
+            for key, order, answer in index["answers"]:
+                warc = answer["warc"]
+                if warc not in sizes:
+                    sizes[warc] = Path(warc).stat().st_size
+                if answer["offset"] >= sizes[warc]:
+                    return None
+                answers.setdefault(key, []).append(((number, order), answer))
+        except (OSError, ValueError, KeyError, TypeError, DamagedArchive):
+            return None
+    return {key: [answer for _, answer in sorted(entries, key=lambda pair: pair[0])] for key, entries in answers.items()}
+
+
+def _write_index(snapshot: ArchivedSnapshot, answers: dict[str, list[dict]]) -> None:
+    snapshot.path.mkdir(parents=True)
+    snapshot.answers = len(answers)
+    (snapshot.path / WARC_INDEX_FILE).write_text(json.dumps(answers))
+    _write_meta(snapshot)
 
 
 def write_file_snapshot(warc: Path, into: Path, engine: Engine | None = None) -> ArchivedSnapshot:
@@ -140,10 +174,14 @@ def _write_snapshot(snapshot: ArchivedSnapshot, files: list[Path], engine: Engin
     _resolve_revisits(snapshot, index, revisits, seen, engine)
     snapshot.answers = len(index.answers)
     (root / WARC_INDEX_FILE).write_text(json.dumps(index.in_order()))
+    _write_meta(snapshot)
+
+
+def _write_meta(snapshot: ArchivedSnapshot) -> None:
     meta = {"store": snapshot.store, "observed_at": isoformat(snapshot.observed_at), "source": snapshot.source}
     if snapshot.incomplete:
         meta["incomplete"] = snapshot.incomplete
-    (root / SNAPSHOT_FILE).write_text(json.dumps(meta, indent=1))
+    (snapshot.path / SNAPSHOT_FILE).write_text(json.dumps(meta, indent=1))
 
 
 def _resolve_revisits(snapshot, index, revisits: list, seen: dict[str, PayloadOrigin], engine) -> None:
@@ -193,21 +231,8 @@ class _AnswerIndex:
     def answer(self, url: str | None, status: int, headers: list[tuple[str, str]], warc: Path, offset: int, order: tuple[int, int]) -> None:
         if not url:
             return
-        entry = {"status": status, "headers": _header_map(headers), "warc": str(warc.resolve()), "offset": offset}
-        self.answers.setdefault(warc_index_key(_target(url)), []).append((order, entry))
+        entry = {"status": status, "headers": header_map(headers), "warc": str(warc.resolve()), "offset": offset}
+        self.answers.setdefault(answer_key(url), []).append((order, entry))
 
     def in_order(self) -> dict[str, list[dict]]:
         return {key: [entry for _, entry in sorted(answers, key=lambda pair: pair[0])] for key, answers in self.answers.items()}
-
-
-def _target(url: str) -> str:
-    """The replay server's request target for a live URL: `/<host>/<path>?<query>` (crawler.replay_transport.replay_url)."""
-    parts = urlsplit(url)
-    return f"/{parts.netloc}{parts.path or '/'}" + (f"?{parts.query}" if parts.query else "")
-
-
-def _header_map(headers: list[tuple[str, str]]) -> dict[str, list[str]]:
-    mapped: dict[str, list[str]] = {}
-    for name, value in headers:
-        mapped.setdefault(name, []).append(value)
-    return mapped

@@ -16,17 +16,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import json
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crawler.replay_server import warc_index_key
 from storage.archive_index import PayloadOrigin, WrittenFile, payload_origins, record_archive
 from storage.timeutil import isoformat, utcnow
 
@@ -37,6 +40,10 @@ GZIP_LEVEL = 6
 # Headers that described the bytes on the wire, not the body kept: Scrapy hands over a de-chunked body.
 _WIRE_HEADERS = frozenset({b"transfer-encoding"})
 RENDERED_STATUS = "WARC-Storewatch-Status"  # a rendered page's HTTP status, on its conversion record
+# Beside each closed WARC file, as CDXJ indexes sit beside WARCs in a WACZ: each answer's URL key, status,
+# headers and where its payload lies. A replay of the run reads it instead of parsing every record again; it
+# is only a cache (webarchive/reader.py falls back to the records when it is missing or does not fit).
+INDEX_SUFFIX = ".index.json"
 
 
 @dataclass
@@ -77,6 +84,21 @@ class RunInfo:
         }
 
 
+def answer_key(url: str) -> str:
+    """How the replay server looks up the answer to `url`: its request target `/<host>/<path>?<query>`
+    (crawler.replay_transport.replay_url), keyed as crawler.replay_server.warc_index_key keys it."""
+    parts = urlsplit(url)
+    return warc_index_key(f"/{parts.netloc}{parts.path or '/'}" + (f"?{parts.query}" if parts.query else ""))
+
+
+def header_map(headers: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Headers as the replay server's recorded answers hold them: name -> its values."""
+    mapped: dict[str, list[str]] = {}
+    for name, value in headers:
+        mapped.setdefault(name, []).append(value)
+    return mapped
+
+
 def payload_digest(body: bytes) -> str:
     """The payload digest as WARC files (and warcio) write it: `sha1:` and the SHA-1 in base 32."""
     return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
@@ -104,6 +126,7 @@ class RunArchive:
         self._writer: WARCWriter | None = None  # writes each record into _buffer, which _emit compresses
         self._buffer = BytesIO()
         self._records = 0
+        self._answers: list[list] = []  # the open file's answers, for its INDEX_SUFFIX file
 
     def add(self, exchange: Exchange) -> None:
         """Archive one exchange (written with its batch)."""
@@ -146,6 +169,14 @@ class RunArchive:
     def _write(self, exchange: Exchange, digest: str, origin: PayloadOrigin | None) -> None:
         writer = self._current_writer()
         date = warc_date(exchange.received_at)
+        offset = self._file.tell()
+        http = self._http_headers(exchange)
+        answer = {"status": exchange.status, "headers": header_map(http.headers), "warc": str(self._path), "offset": offset}
+        if exchange.rendered is not None:
+            answer["headers"] = {"Content-Type": ["text/html; charset=utf-8"]}
+        elif origin is not None:  # a revisit: its payload is where it was first archived
+            answer.update(warc=origin.warc_file, offset=origin.offset)
+        self._answers.append([answer_key(exchange.url), offset, answer])
         if exchange.rendered is not None:
             record = self._rendered_record(writer, exchange, date)
         elif origin is None:
@@ -226,4 +257,12 @@ class RunArchive:
         size = self._file.tell()
         self._file.close()
         self.files.append(WrittenFile(str(self._path), self._records, size))
-        self._file, self._writer = None, None
+        self._write_index(Path(f"{self._path}{INDEX_SUFFIX}"))
+        self._file, self._writer, self._answers = None, None, []
+
+    def _write_index(self, path: Path) -> None:
+        """The closed file's answers beside it; a failure only costs the next replay a parse of the records."""
+        try:
+            path.write_text(json.dumps({"records": self._records, "answers": self._answers}))
+        except OSError:
+            path.unlink(missing_ok=True)

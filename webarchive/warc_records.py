@@ -58,6 +58,20 @@ def read_records(path: Path | str, *, start: int = 0, limit: int | None = None) 
             members += 1
 
 
+def check_members(path: Path | str) -> int:
+    """Decompress every gzip member of a file without parsing its records (zlib checks each member's CRC and
+    end): its member count, or DamagedArchive at the first that is not whole."""
+    with open(path, "rb") as file:
+        offset, pending, members = 0, b"", 0
+        while True:
+            pending = pending or file.read(CHUNK)
+            if not pending:
+                return members
+            _, used, pending = _one_member(file, pending, path, offset)
+            offset += used
+            members += 1
+
+
 def payload_at(path: Path | str, offset: int) -> bytes:
     """The decoded payload of the record at `offset` of `path` (a response or a rendered page)."""
     for record in read_records(path, start=offset, limit=1):
