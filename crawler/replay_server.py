@@ -112,8 +112,9 @@ class ReplayHandler:
         self.root = root.resolve()
         self.faults = faults or []
         self.requests = 0
-        self.answered_first: dict[Path, int] = {}  # file -> how many of its recorded `first` answers were served
-        self.answered_archived: dict[str, int] = {}  # the same, for a snapshot served from WARC files
+        # A file's (or, served from WARC files, a URL's) recorded answers served so far: a recorded refusal (a 429)
+        # answers the first request(s), then the page.
+        self.answered: dict[str, int] = {}
         index = self.root / WARC_INDEX_FILE
         self.warc_answers: dict[str, list[dict]] | None = json.loads(index.read_bytes()) if index.is_file() else None
 
@@ -147,10 +148,10 @@ class ReplayHandler:
             return Answer(404, b"not in this snapshot\n")
         meta_file = path.with_name(path.name + META_SUFFIX)
         meta = json.loads(meta_file.read_bytes()) if _is_file(meta_file) else {}
-        served = self.answered_first.get(path, 0)
+        served = self.answered.get(str(path), 0)
         first = meta.get("first", [])
         if served < len(first):  # a recorded refusal (a 429, say) answers the first request(s), then the file
-            self.answered_first[path] = served + 1
+            self.answered[str(path)] = served + 1
             return recorded_answer(first[served], first[served].get("body", "").encode(), path)
         return recorded_answer(meta, path.read_bytes(), path)
 
@@ -163,8 +164,8 @@ class ReplayHandler:
         answers = self.warc_answers.get(key)
         if not answers:
             return Answer(404, b"not in this snapshot\n")
-        served = self.answered_archived.get(key, 0)
-        self.answered_archived[key] = served + 1
+        served = self.answered.get(key, 0)
+        self.answered[key] = served + 1
         answer = answers[min(served, len(answers) - 1)]
         return recorded_answer(answer, payload_at(answer["warc"], answer["offset"]), Path(key))
 

@@ -18,12 +18,11 @@ from typing import Any
 from sqlalchemy import Engine, Text, cast, or_, select
 
 from storage.models import Model, ModelVersion
+from storage.queries import stream_rows
 from storage.timeutil import isoformat
 
 models = Model.__table__
 versions = ModelVersion.__table__
-
-STREAM_ROWS = 2000
 
 
 @dataclass
@@ -37,8 +36,8 @@ class VersionRow:
     elements_json: str
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.model_key, isoformat(self.valid_from))
+    def key(self) -> tuple[str, datetime]:
+        return (self.model_key, self.valid_from)
 
 
 @dataclass
@@ -88,20 +87,18 @@ def iter_versions(engine: Engine, store: str, since: datetime | None = None, unt
         .join(versions, versions.c.model_pk == models.c.id)
         .where(models.c.store == store)
         .order_by(models.c.model_key, versions.c.valid_from)
-        .execution_options(yield_per=STREAM_ROWS)
     )
     if since is not None:
         query = query.where(or_(versions.c.valid_to.is_(None), versions.c.valid_to > since))
     if until is not None:
         query = query.where(versions.c.valid_from <= until)
-    with engine.connect() as connection:
-        for row in connection.execute(query):
-            version = VersionRow(*row)
-            if since is not None and version.valid_from <= since:
-                version.valid_from, version.change = since, IN_EFFECT
-            if until is not None and version.valid_to is not None and version.valid_to > until:
-                version.valid_to = None
-            yield version
+    for row in stream_rows(engine, query):
+        version = VersionRow(*row)
+        if since is not None and version.valid_from <= since:
+            version.valid_from, version.change = since, IN_EFFECT
+        if until is not None and version.valid_to is not None and version.valid_to > until:
+            version.valid_to = None
+        yield version
 
 
 def compare_histories(

@@ -34,7 +34,7 @@ from storage.errors import StorewatchError
 from storage.runs import get_run
 from storage.timeutil import isoformat, parse_instant
 from webarchive.run_archive import INDEX_SUFFIX, RENDERED_STATUS, answer_key, header_map
-from webarchive.warc_records import DamagedArchive, WarcRecord, check_members, read_records
+from webarchive.warc_records import DamagedArchive, WarcRecord, check_members, payload_at, read_records
 
 
 @dataclass
@@ -78,11 +78,11 @@ def write_run_snapshot(engine: Engine, run_id: int, into: Path) -> ArchivedSnaps
     return snapshot
 
 
-def indexed_answers(files: list[Path]) -> dict[str, list[dict]] | None:
+def indexed_answers(files: list[Path]) -> _AnswerIndex | None:
     """The files' answers from the indexes written beside them (webarchive/run_archive.py), once every file has
     been checked whole (each gzip member decompressed, as many as its index says) and every payload they point
     at is in a file that is there; None when any of that fails, and the records themselves are read instead."""
-    answers: dict[str, list] = {}
+    answers = _AnswerIndex()
     sizes: dict[str, int] = {}
     for number, path in enumerate(files):
         try:
@@ -95,17 +95,21 @@ def indexed_answers(files: list[Path]) -> dict[str, list[dict]] | None:
                     sizes[warc] = Path(warc).stat().st_size
                 if answer["offset"] >= sizes[warc]:
                     return None
-                answers.setdefault(key, []).append(((number, order), answer))
+                answers.add(key, (number, order), answer)
         except (OSError, ValueError, KeyError, TypeError, DamagedArchive):
             return None
-    return {key: [answer for _, answer in sorted(entries, key=lambda pair: pair[0])] for key, entries in answers.items()}
+    return answers
 
 
-def _write_index(snapshot: ArchivedSnapshot, answers: dict[str, list[dict]]) -> None:
+def _write_index(snapshot: ArchivedSnapshot, index: _AnswerIndex) -> None:
+    """The snapshot directory: its answers (WARC_INDEX.json) and what it is (SNAPSHOT.json)."""
     snapshot.path.mkdir(parents=True)
-    snapshot.answers = len(answers)
-    (snapshot.path / WARC_INDEX_FILE).write_text(json.dumps(answers))
-    _write_meta(snapshot)
+    snapshot.answers = len(index.answers)
+    (snapshot.path / WARC_INDEX_FILE).write_text(json.dumps(index.in_order()))
+    meta = {"store": snapshot.store, "observed_at": isoformat(snapshot.observed_at), "source": snapshot.source}
+    if snapshot.incomplete:
+        meta["incomplete"] = snapshot.incomplete
+    (snapshot.path / SNAPSHOT_FILE).write_text(json.dumps(meta, indent=1))
 
 
 def write_file_snapshot(warc: Path, into: Path, engine: Engine | None = None) -> ArchivedSnapshot:
@@ -148,12 +152,11 @@ def _write_snapshot(snapshot: ArchivedSnapshot, files: list[Path], engine: Engin
     """Index the files' answers into the snapshot directory: no body is copied, the replay server reads each
     from its WARC file when it is asked for (writing TF Hub's 1,671 answers out as files took longer than
     crawling them: a file and folders per answer)."""
-    root = snapshot.path
-    root.mkdir(parents=True)
     index = _AnswerIndex()
     seen: dict[str, PayloadOrigin] = {}  # payloads read in this pass: a revisit of one needs no query
     revisits: list[tuple[tuple[int, int], WarcRecord]] = []
     for number, path in enumerate(files):
+        path = path.resolve()  # the replay server may run elsewhere: payloads are named by absolute path
         try:
             for record in read_records(path):
                 order = (number, record.offset)  # a URL's answers are served in the order they were received
@@ -172,16 +175,7 @@ def _write_snapshot(snapshot: ArchivedSnapshot, files: list[Path], engine: Engin
         except FileNotFoundError:
             _problem(snapshot, f"{path}:", f"{path}: WARC file missing")
     _resolve_revisits(snapshot, index, revisits, seen, engine)
-    snapshot.answers = len(index.answers)
-    (root / WARC_INDEX_FILE).write_text(json.dumps(index.in_order()))
-    _write_meta(snapshot)
-
-
-def _write_meta(snapshot: ArchivedSnapshot) -> None:
-    meta = {"store": snapshot.store, "observed_at": isoformat(snapshot.observed_at), "source": snapshot.source}
-    if snapshot.incomplete:
-        meta["incomplete"] = snapshot.incomplete
-    (snapshot.path / SNAPSHOT_FILE).write_text(json.dumps(meta, indent=1))
+    _write_index(snapshot, index)
 
 
 def _resolve_revisits(snapshot, index, revisits: list, seen: dict[str, PayloadOrigin], engine) -> None:
@@ -207,9 +201,7 @@ def _resolve_revisits(snapshot, index, revisits: list, seen: dict[str, PayloadOr
 def _payload_at(origin: PayloadOrigin, snapshot: ArchivedSnapshot) -> bytes | None:
     """The payload a revisit repeats; None (and the reason, once per damaged file) when it cannot be read."""
     try:
-        for record in read_records(origin.warc_file, start=origin.offset, limit=1):
-            if record.type in ("response", "conversion"):
-                return record.body
+        return payload_at(origin.warc_file, origin.offset)
     except DamagedArchive as error:
         _problem(snapshot, f"{error.path}:", str(error))
     except FileNotFoundError:
@@ -228,11 +220,12 @@ class _AnswerIndex:
     def __init__(self) -> None:
         self.answers: dict[str, list[tuple[tuple[int, int], dict]]] = {}
 
+    def add(self, key: str, order: tuple[int, int], answer: dict) -> None:
+        self.answers.setdefault(key, []).append((order, answer))
+
     def answer(self, url: str | None, status: int, headers: list[tuple[str, str]], warc: Path, offset: int, order: tuple[int, int]) -> None:
-        if not url:
-            return
-        entry = {"status": status, "headers": header_map(headers), "warc": str(warc.resolve()), "offset": offset}
-        self.answers.setdefault(answer_key(url), []).append((order, entry))
+        if url:
+            self.add(answer_key(url), order, {"status": status, "headers": header_map(headers), "warc": str(warc), "offset": offset})
 
     def in_order(self) -> dict[str, list[dict]]:
         return {key: [entry for _, entry in sorted(answers, key=lambda pair: pair[0])] for key, answers in self.answers.items()}

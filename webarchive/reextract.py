@@ -41,7 +41,6 @@ class Reextraction:
     store: str
     runs: list[dict[str, Any]]  # the original runs re-extracted, oldest first
     skipped: list[str] = field(default_factory=list)  # one line per run that has no archive to re-extract
-    summaries: list[dict[str, Any]] = field(default_factory=list)  # the rebuilt runs, as `crawl` reports them
     damaged: list[str] = field(default_factory=list)  # damaged WARC files read up to the damage
     difference: HistoryDifference | None = None
     replaced: bool = False
@@ -52,7 +51,7 @@ def archived_runs(engine: Engine, store: str, since: datetime | None, until: dat
     """The store's recorded runs observed in [since, until] that have a web archive, and a note for each that has none."""
     chosen, skipped = [], []
     for run in queries.list_runs(engine, store):
-        observed = parse_instant(run["observed_at"], end_of_day=False)
+        observed = _instant(run)
         if run["status"] not in RECORDED_STATUSES or (since and observed < since) or (until and observed > until):
             continue
         if run_archive_files(engine, run["id"]):
@@ -102,7 +101,7 @@ def reextract(
                 raise StorewatchError(f"{store}: the database to re-extract into already holds runs of the store; give an empty one")
             with tempfile.TemporaryDirectory(prefix="storewatch-reextract-") as parent:
                 jobs = [(store, _pending_snapshot(Path(parent), run)) for run in runs]
-                result.summaries = run_crawls(
+                run_crawls(
                     jobs,
                     database_url=into,
                     on_result=on_result,
@@ -148,7 +147,7 @@ def _instant(run: dict[str, Any]) -> datetime:
 def _pending_snapshot(parent: Path, run: dict[str, Any]) -> Snapshot:
     """The snapshot run `run` will be replayed from, before its directory is written (see _written)."""
     source = f"reextract:run{run['id']} {run['source'] or ''}".strip()
-    return Snapshot(parent / f"run{run['id']}", run["store"], parse_instant(run["observed_at"], end_of_day=False), source)
+    return Snapshot(parent / f"run{run['id']}", run["store"], _instant(run), source)
 
 
 @contextmanager

@@ -174,22 +174,20 @@ class RunArchive:
         answer = {"status": exchange.status, "headers": header_map(http.headers), "warc": str(self._path), "offset": offset}
         if exchange.rendered is not None:
             answer["headers"] = {"Content-Type": ["text/html; charset=utf-8"]}
-        elif origin is not None:  # a revisit: its payload is where it was first archived
-            answer.update(warc=origin.warc_file, offset=origin.offset)
-        self._answers.append([answer_key(exchange.url), offset, answer])
-        if exchange.rendered is not None:
             record = self._rendered_record(writer, exchange, date)
         elif origin is None:
-            self.new_payloads[digest] = PayloadOrigin(exchange.url, exchange.received_at, str(self._path), self._file.tell())
+            self.new_payloads[digest] = PayloadOrigin(exchange.url, exchange.received_at, str(self._path), offset)
             record = writer.create_warc_record(
-                exchange.url, "response", payload=BytesIO(exchange.body), length=len(exchange.body), http_headers=self._http_headers(exchange),
+                exchange.url, "response", payload=BytesIO(exchange.body), length=len(exchange.body), http_headers=http,
                 warc_headers_dict={"WARC-Date": date, "WARC-Payload-Digest": digest},
             )
-        else:
+        else:  # a revisit: its payload is where it was first archived
+            answer.update(warc=origin.warc_file, offset=origin.offset)
             record = writer.create_revisit_record(
-                exchange.url, digest, origin.target_uri, warc_date(origin.archived_at), http_headers=self._http_headers(exchange),
+                exchange.url, digest, origin.target_uri, warc_date(origin.archived_at), http_headers=http,
                 warc_headers_dict={"WARC-Date": date},
             )
+        self._answers.append([answer_key(exchange.url), offset, answer])
         self._emit(record)
         if origin is None:  # a revisit stands alone: the request was archived with the payload's first response
             self._emit(self._request_record(writer, exchange, date, record.rec_headers.get_header("WARC-Record-ID")))

@@ -45,6 +45,26 @@ class WarcRecord:
 
 def read_records(path: Path | str, *, start: int = 0, limit: int | None = None) -> Iterator[WarcRecord]:
     """The records of a WARC file from byte `start` (at most `limit` gzip members); DamagedArchive where it breaks."""
+    for member, offset in _members(path, start, limit):
+        yield from _parse_member(member, path, offset)
+
+
+def check_members(path: Path | str) -> int:
+    """Decompress every gzip member of a file without parsing its records (zlib checks each member's CRC and
+    end): its member count, or DamagedArchive at the first that is not whole."""
+    return sum(1 for _ in _members(path))
+
+
+def payload_at(path: Path | str, offset: int) -> bytes:
+    """The decoded payload of the response or rendered page at `offset` of `path`; DamagedArchive when there is none."""
+    for record in read_records(path, start=offset, limit=1):
+        if record.type in ("response", "conversion"):
+            return record.body
+    raise DamagedArchive(path, offset, "no response record there")
+
+
+def _members(path: Path | str, start: int = 0, limit: int | None = None) -> Iterator[tuple[bytes, int]]:
+    """Each gzip member of the file from byte `start`, decompressed, with its offset (at most `limit`)."""
     with open(path, "rb") as file:
         file.seek(start)
         offset, pending, members = start, b"", 0
@@ -53,30 +73,9 @@ def read_records(path: Path | str, *, start: int = 0, limit: int | None = None) 
             if not pending:
                 return
             member, used, pending = _one_member(file, pending, path, offset)
-            yield from _parse_member(member, path, offset)
+            yield member, offset
             offset += used
             members += 1
-
-
-def check_members(path: Path | str) -> int:
-    """Decompress every gzip member of a file without parsing its records (zlib checks each member's CRC and
-    end): its member count, or DamagedArchive at the first that is not whole."""
-    with open(path, "rb") as file:
-        offset, pending, members = 0, b"", 0
-        while True:
-            pending = pending or file.read(CHUNK)
-            if not pending:
-                return members
-            _, used, pending = _one_member(file, pending, path, offset)
-            offset += used
-            members += 1
-
-
-def payload_at(path: Path | str, offset: int) -> bytes:
-    """The decoded payload of the record at `offset` of `path` (a response or a rendered page)."""
-    for record in read_records(path, start=offset, limit=1):
-        return record.body
-    raise DamagedArchive(path, offset, "no record there")
 
 
 def _one_member(file, pending: bytes, path, offset: int) -> tuple[bytes, int, bytes]:
