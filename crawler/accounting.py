@@ -37,6 +37,13 @@ class UnreadablePage(Exception):
     markdown or JSON is expected, required fields missing): the model is kept, counted as an error."""
 
 
+def archive_failure(error: Exception) -> str:
+    """Why writing the web archive failed, in one line (a full disk names the file)."""
+    where = f" ({error.filename})" if getattr(error, "filename", None) else ""
+    reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[0]
+    return f"writing the web archive failed{where}: {reason}; the run is not recorded"
+
+
 def note_failure(stats, kind: str, message: str) -> None:
     """Count a failed listing or model request and keep the first few messages for the run's error summary."""
     stats.inc_value(LISTING_FAILURES if kind == "listing" else MODEL_FAILURES)

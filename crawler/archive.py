@@ -16,6 +16,7 @@ from typing import Any
 
 from scrapy import signals
 
+from crawler.accounting import ARCHIVE_FAILED, archive_failure
 from crawler.items import ModelRecord, UnreadableModel
 from crawler.timetravel import DayRecord
 from crawler.pipelines import checked_record, kept_stats, record_failure, required_elements, run_source
@@ -25,6 +26,11 @@ from storage.errors import StorewatchError
 from storage.health import HealthPolicy
 from storage.lock import DatabaseLock, acquire_store_lock
 from storage.writer import SnapshotWriter, latest_observed_at
+
+
+# What a crawl of several runs was asked (`storewatch backfill`), kept in its web archive's warcinfo so that a
+# replay of the archive asks the archive's index the same questions (webarchive/reextract.py).
+CRAWL_WINDOW_SETTINGS = ("STOREWATCH_ARCHIVE_FROM", "STOREWATCH_ARCHIVE_TO", "STOREWATCH_ARCHIVE_EVERY", "STOREWATCH_CDX_PAGE_SIZE", "STOREWATCH_TIME_TRAVEL")
 
 
 @dataclass
@@ -54,7 +60,9 @@ class ArchivePipeline:
         self._own_engine = False
         self.latest: datetime | None = None
         self.summaries: list[dict[str, Any]] = []
+        self.captures: list[tuple[int, str]] = []  # (run id, capture) of each run recorded: its web archive's links
         self.day_items: dict[str, list[ModelRecord | UnreadableModel]] = {}
+        crawler.storewatch_records_many_runs = True  # the web archive (webarchive/middleware.py) is the crawl's
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -89,6 +97,8 @@ class ArchivePipeline:
             return item
         if not isinstance(item, ArchivedSnapshot):
             return item
+        if self.crawler.stats.get_value(ARCHIVE_FAILED):  # the day's answers are not archived: nothing is recorded
+            return item
         if self.latest is not None and item.observed_at < self.latest:
             self.crawler.stats.inc_value("storewatch/archive_days_already_recorded")
             return item
@@ -122,14 +132,21 @@ class ArchivePipeline:
             raise
         self.latest = item.observed_at
         self.summaries.append(summary.as_dict())
+        self.captures.append((summary.run_id, item.label))
         self.crawler.stats.set_value("storewatch/summary", summary.as_dict())
         return item
 
     def spider_closed(self, spider, reason):
         stats = self.crawler.stats
+        archive = getattr(self.crawler, "storewatch_crawl_archive", None)
+        self.close_archive(archive)
         for snapshot in self.day_snapshots(spider, reason):
             self.process_item(snapshot)
-        if self.summaries:
+        if archive is not None and not stats.get_value(ARCHIVE_FAILED):
+            archive.record_runs(self.captures)
+        if stats.get_value(ARCHIVE_FAILED) and not self.summaries:
+            stats.set_value("storewatch/refused", f"{spider.name}: {stats.get_value(ARCHIVE_FAILED)}")
+        elif self.summaries:
             stats.set_value("storewatch/archive_runs", len(self.summaries))
         elif stats.get_value("storewatch/archive_days_already_recorded") and self.latest is not None:
             stats.set_value("storewatch/summary", self.nothing_new(spider.name))
@@ -142,6 +159,17 @@ class ArchivePipeline:
         if self._own_engine:
             self.lock.release()
             self.engine.dispose()
+
+    def close_archive(self, archive) -> None:
+        """Close the crawl's WARC files before any day is recorded from them: a day is recorded only if its
+        answers are on disk (the middleware may have closed them already; closing twice does nothing)."""
+        if archive is None or self.crawler.stats.get_value(ARCHIVE_FAILED):
+            return
+        try:
+            archive.close_files()
+        except OSError as error:
+            archive.discard()
+            self.crawler.stats.set_value(ARCHIVE_FAILED, archive_failure(error))
 
     def day_snapshots(self, spider, reason: str) -> list[ArchivedSnapshot]:
         """The days a time-travelling spider crawled (crawler/timetravel.py), each with what it yielded."""

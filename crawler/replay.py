@@ -30,6 +30,9 @@ class Snapshot:
     capture_days: tuple[date, ...] = ()
     archive_day: date | None = None  # set on one day's view of an archive replay (`days()`)
     incomplete: str | None = None  # why the snapshot is known to lack answers (read from a damaged WARC file)
+    # The web archive of a backfill (webarchive/reextract.py): the settings that crawl ran with, and the
+    # captures to record again (STOREWATCH_ARCHIVE_CAPTURES), for the crawl's replay.
+    archive_crawl: dict | None = None
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "Snapshot":

@@ -186,6 +186,9 @@ def _run_locked(jobs, locks, database_url, on_result, progress, log_level, fault
                     STOREWATCH_SOURCE=snapshot.source,
                     STOREWATCH_SOURCE_INCOMPLETE=snapshot.incomplete,
                 )
+                if snapshot.archive_crawl:  # a backfill's archive: the spider's own settings follow from these
+                    crawler.settings.setdict(snapshot.archive_crawl, priority="cmdline")
+                    crawler.spidercls.update_settings(crawler.settings)
             crawler.settings.setdict(run_settings, priority="cmdline")
             yield process.crawl(crawler)
         finally:

@@ -117,7 +117,7 @@ class TimeTravel:
             yield self.index_request(resume_key)
             return
         start, end, every = self.archive_window()
-        for capture in choose_days(self.listing_captures, start=start, end=end, every=every):
+        for capture in choose_days(self.listing_captures, start=start, end=end, every=every, only=self.settings.getlist("STOREWATCH_ARCHIVE_CAPTURES")):
             self.capture_days[capture.timestamp] = CaptureDay(capture)
             async for request in type(self).start(self):
                 request.meta[DAY] = capture.timestamp

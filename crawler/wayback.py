@@ -7,6 +7,7 @@ CDX reference: internetarchive/wayback `wayback-cdx-server/README.md`.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -116,8 +117,17 @@ def parse_every(every: str | None) -> tuple[int, str] | None:
     return int(match.group(1)), match.group(2)
 
 
-def choose_days(candidates: list[Capture], *, start: date | None, end: date | None, every: str | None) -> list[Capture]:
-    """Captures to turn into snapshots, oldest first: within [start, end], one per day, then one per interval."""
+def choose_days(
+    candidates: list[Capture], *, start: date | None, end: date | None, every: str | None, only: Collection[str] = ()
+) -> list[Capture]:
+    """Captures to turn into snapshots, oldest first: within [start, end], one per day, then one per interval;
+    with `only`, just those of the chosen whose timestamps it holds (a replay of a backfill's archive records
+    again the days that backfill recorded)."""
+    chosen = _choose(candidates, start, end, every)
+    return [capture for capture in chosen if capture.timestamp in only] if only else chosen
+
+
+def _choose(candidates: list[Capture], start: date | None, end: date | None, every: str | None) -> list[Capture]:
     interval = parse_every(every)
     chosen: list[Capture] = []
     for capture in sorted(candidates, key=lambda c: c.timestamp):

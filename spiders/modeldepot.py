@@ -241,7 +241,7 @@ class ModeldepotSpider(StoreSpider):
 
     def fetch_listings(self):
         start, end, every = self.window()
-        self.days = choose_days(browse_captures(self.captures), start=start, end=end, every=every)
+        self.days = choose_days(browse_captures(self.captures), start=start, end=end, every=every, only=self.settings.getlist("STOREWATCH_ARCHIVE_CAPTURES"))
         self.pending = len(self.days)
         for browse in self.days:
             request = self.listing_request(browse.raw_url, self.parse_browse, cb_kwargs={"browse": browse})

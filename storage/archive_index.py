@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.models import ArchivedPayload, ArchiveFile
+from storage.models import ArchivedCrawlRun, ArchivedPayload, ArchiveFile
 
 # Digests per SELECT ... IN (...): well under SQLite's limit of bound parameters.
 LOOKUP_CHUNK = 500
@@ -53,11 +53,20 @@ def payload_origins(bind: Engine | Connection, digests: Iterable[str]) -> dict[s
     return found
 
 
-def record_archive(engine: Engine, run_id: int, files: list[WrittenFile], payloads: dict[str, PayloadOrigin]) -> None:
+def record_archive(
+    engine: Engine, run_id: int, files: list[WrittenFile], payloads: dict[str, PayloadOrigin], captures: list[tuple[int, str]] | None = None
+) -> None:
     """Record a run's closed WARC files and the payloads it archived first, in one transaction.
 
-    A payload another crawl recorded meanwhile keeps its first record (the insert skips it)."""
+    A crawl that recorded several runs files its archive under the first (`run_id`) and names in `captures`
+    each of its runs with the capture that defines its day. A payload another crawl recorded meanwhile keeps
+    its first record (the insert skips it)."""
     with engine.begin() as connection:
+        if captures:
+            connection.execute(
+                ArchivedCrawlRun.__table__.insert(),
+                [{"run_id": run, "crawl_run_id": run_id, "capture": capture} for run, capture in captures],
+            )
         if files:
             connection.execute(
                 ArchiveFile.__table__.insert(),
@@ -73,10 +82,30 @@ def record_archive(engine: Engine, run_id: int, files: list[WrittenFile], payloa
 
 
 def run_archive_files(bind: Engine | Connection, run_id: int) -> list[WrittenFile]:
-    """The WARC files run `run_id` wrote, in the order it wrote them (empty: the run was not archived)."""
+    """The WARC files that hold run `run_id`'s answers, in the order they were written (empty: the run was not
+    archived): its own, or those of the crawl that recorded it with others (see crawl_capture)."""
+    crawl = crawl_capture(bind, run_id)
+    owner = crawl.crawl_run_id if crawl else run_id
     with _connection(bind) as connection:
-        rows = connection.execute(select(ArchiveFile).where(ArchiveFile.run_id == run_id).order_by(ArchiveFile.number))
+        rows = connection.execute(select(ArchiveFile).where(ArchiveFile.run_id == owner).order_by(ArchiveFile.number))
         return [WrittenFile(row.path, row.records, row.bytes) for row in rows]
+
+
+@dataclass(frozen=True)
+class CrawlCapture:
+    """Where a run recorded by a crawl of several runs sits in that crawl."""
+
+    crawl_run_id: int  # the crawl's first run: its archive's files are filed under it
+    capture: str  # the capture that defines the run's day
+
+
+def crawl_capture(bind: Engine | Connection, run_id: int) -> CrawlCapture | None:
+    """The crawl and capture of run `run_id` when a crawl of several runs (a backfill) recorded it; else None."""
+    with _connection(bind) as connection:
+        row = connection.execute(
+            select(ArchivedCrawlRun.crawl_run_id, ArchivedCrawlRun.capture).where(ArchivedCrawlRun.run_id == run_id)
+        ).first()
+    return CrawlCapture(row.crawl_run_id, row.capture) if row else None
 
 
 class _connection:

@@ -250,3 +250,18 @@ class ArchiveFile(Base):
     number: Mapped[int] = mapped_column(Integer, doc="Its place among the run's files: 1, then 2... once the first reached the rotation size")
     records: Mapped[int] = mapped_column(Integer, doc="WARC records in the file (warcinfo, requests, responses, revisits)")
     bytes: Mapped[int] = mapped_column(BigInteger, doc="The file's size in bytes")
+
+
+class ArchivedCrawlRun(Base):
+    """A run recorded by a crawl that records several -- a backfill through a web archive, one run per capture
+    day. Such a crawl writes one set of WARC files, filed under the first run it recorded (`archive_files`);
+    each of its runs names that run and the capture that defines its day, so the crawl can be replayed once for
+    all of them."""
+
+    __tablename__ = "archived_crawl_runs"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), primary_key=True, doc="The run")
+    crawl_run_id: Mapped[int] = mapped_column(
+        ForeignKey("crawl_runs.id"), index=True, doc="The first run its crawl recorded, under which the crawl's WARC files are filed"
+    )
+    capture: Mapped[str] = mapped_column(String(40), doc="The capture that defines the run's day (a Wayback timestamp)")

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT, demo_copy, run_cli, snapshot_dirs
+from conftest import ROOT, cli_json, demo_copy, run_cli, snapshot_dir, snapshot_dirs
 from storage.history_compare import iter_versions
 from storage.db import open_database
 from webarchive.wacz_pack import validate
@@ -189,3 +190,57 @@ def test_a_demo_run_packs_as_a_wacz_the_validator_accepts(demo, tmp_path):
 
     bad = run_cli("archive", "pack", "run:9999", "--out", str(tmp_path / "x.wacz"), db=str(db), check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("error: no run 9999")
+
+
+WAYBACK = snapshot_dir("modeldepot", "wayback")
+
+
+def test_a_backfill_is_archived_once_and_its_runs_re_extract_identically(tmp_path):
+    db, archive = f"sqlite:///{tmp_path / 'sw.db'}", tmp_path / "archive"
+    env = {"STOREWATCH_ARCHIVE_DIR": str(archive)}
+    run_cli("backfill", "modeldepot", "--to", "2019-12-31", "--replay", str(WAYBACK), db=db, env=env)
+    run_cli("backfill", "modeldepot", "--replay", str(WAYBACK), db=db, env=env)  # goes on from the last day
+    files = sorted(archive.rglob("*.warc.gz"))
+    assert [file.name.startswith("modeldepot-crawl-") for file in files] == [True, True]  # one set of files per crawl
+
+    rebuilt = f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    text = run_cli("reextract", "modeldepot", "--into", rebuilt, db=db, env=env).stdout
+    # the second backfill read its first day again (a run with no change): four runs, each rebuilt and printed
+    days = ["2018-06-15", "2019-03-20", "2019-03-20", "2020-01-10"]
+    assert [line.split()[1] for line in text.splitlines() if line.startswith("modeldepot 20")] == days
+    assert "4 runs re-extracted" in text and "identical to the recorded history" in text
+    assert versions(rebuilt, "modeldepot") == versions(db, "modeldepot")
+    assert [run["observed_at"] for run in cli_json("runs", "--store", "modeldepot", db=rebuilt)] == [
+        run["observed_at"] for run in cli_json("runs", "--store", "modeldepot", db=db)
+    ]
+
+    span = json.loads(run_cli("reextract", "modeldepot", "--from", "2019-01-01", "--into", f"sqlite:///{tmp_path / 'span.db'}", "--format", "json", db=db, env=env).stdout)
+    assert span["runs"] == 3 and span["identical"] is True  # one day of the first crawl, both of the second's
+
+    alone = run_cli("crawl", "modeldepot", "--replay", "run:2", db=db, env=env, check=False)
+    assert alone.returncode != 0 and alone.stderr.count("error:") == 1 and "storewatch reextract modeldepot" in alone.stderr
+
+
+def test_a_web_store_backfilled_from_its_archived_pages_re_extracts_identically(tmp_path):
+    from test_crawl_study_stores import wayback_replay_of
+
+    db, env = f"sqlite:///{tmp_path / 'sw.db'}", {"STOREWATCH_ARCHIVE_DIR": str(tmp_path / "archive")}
+    run_cli("backfill", "wolfram_nnr", "--replay", str(wayback_replay_of("wolfram_nnr", tmp_path / "wayback")), db=db, env=env)
+    rebuilt = f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    report = json.loads(run_cli("reextract", "wolfram_nnr", "--into", rebuilt, "--format", "json", db=db, env=env).stdout)
+    assert report["runs"] == 2 and report["identical"] is True and report["skipped"] == []
+    assert versions(rebuilt, "wolfram_nnr") == versions(db, "wolfram_nnr") != []
+
+
+def test_a_full_disk_during_a_backfill_records_no_day(tmp_path):
+    from test_webarchive import FULL_DISK
+
+    db, archive = f"sqlite:///{tmp_path / 'sw.db'}", tmp_path / "archive"
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, "3000", "2", "backfill", "modeldepot", "--replay", str(WAYBACK), "--db", db],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "STOREWATCH_ARCHIVE_DIR": str(archive)}, timeout=300,
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert "writing the web archive failed" in result.stderr and "No space left on device" in result.stderr
+    assert cli_json("runs", "--store", "modeldepot", db=db) == []
+    assert list(archive.rglob("*.warc.gz")) == []

@@ -7,9 +7,11 @@ a 3xx or a failed answer -- the signal sees only what survives them. In a replay
 already given the response its live URL, so the records carry the store's real URLs.
 
 The run is known once the snapshot pipeline has begun it (`storewatch/run_id` in the stats, set before
-`spider_opened` is sent); a crawl that records several runs (an archive crawl, one per capture day) has no
-single run, and is not archived. A write that fails (a full disk) stops the crawl and fails its run
-(`storewatch/archive_failed`, read by crawler/accounting.py); the half-written file is deleted.
+`spider_opened` is sent). A crawl that records several runs (a backfill through a web archive, one run per
+capture day: crawler/archive.py) has no run yet when it opens: its files are written as the crawl's, and
+ArchivePipeline files them under the runs it recorded once the crawl closes. A write that fails (a full disk)
+stops the crawl and fails its run (`storewatch/archive_failed`, read by crawler/accounting.py and by
+ArchivePipeline); what was written is deleted.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.accounting import ARCHIVE_FAILED
+from crawler.accounting import ARCHIVE_FAILED, archive_failure
+from crawler.archive import CRAWL_WINDOW_SETTINGS
+from crawler.pipelines import run_source
 from storage.db import open_database
 from storage.runs import get_run
+from storage.timeutil import utcnow
 from webarchive.location import archive_folder, archiving_on
 from webarchive.run_archive import ROTATE_BYTES, Exchange, RunArchive, RunInfo
 
@@ -52,13 +57,22 @@ class ArchiveMiddleware:
 
     def spider_opened(self, spider) -> None:
         run_id = self.crawler.stats.get_value("storewatch/run_id")
-        if run_id is None:
+        crawl_of_runs = getattr(self.crawler, "storewatch_records_many_runs", False)
+        if run_id is None and not crawl_of_runs:
             return
         lock = getattr(self.crawler, "storewatch_lock", None)
         engine = lock.engine if lock is not None else self._open_engine()
-        run = get_run(engine, run_id)
-        info = RunInfo(spider.name, run_id, f"{spider.name}/{spider.version}", run["observed_at"], run["source"] or "live")
+        version = f"{spider.name}/{spider.version}"
+        if run_id is not None:
+            run = get_run(engine, run_id)
+            info = RunInfo(spider.name, run_id, version, run["observed_at"], run["source"] or "live")
+        else:
+            settings = self.crawler.settings
+            window = {name: settings.get(name) for name in CRAWL_WINDOW_SETTINGS}
+            info = RunInfo(spider.name, None, version, utcnow(), run_source(settings), crawl_settings=window)
         self.archive = RunArchive(engine, self.folder, info, rotate_bytes=self.rotate_bytes)
+        if run_id is None:
+            self.crawler.storewatch_crawl_archive = self.archive  # recorded by ArchivePipeline under its runs
 
     def process_response(self, request, response, spider=None):
         if self.archive is not None:
@@ -72,28 +86,25 @@ class ArchiveMiddleware:
         archive, self.archive = self.archive, None
         if archive is not None:
             try:
-                archive.close()
+                if archive.info.run_id is None:
+                    archive.close_files()  # ArchivePipeline records them once it knows the crawl's runs
+                else:
+                    archive.close()
             except Exception as error:  # noqa: BLE001 -- as in process_response
-                archive.abandon()
-                self.crawler.stats.set_value(ARCHIVE_FAILED, _failure(error))
+                archive.discard()
+                self.crawler.stats.set_value(ARCHIVE_FAILED, archive_failure(error))
         if self.own_engine is not None:
             self.own_engine.dispose()
 
     def _fail(self, error: Exception) -> None:
         archive, self.archive = self.archive, None
-        archive.abandon()
-        self.crawler.stats.set_value(ARCHIVE_FAILED, _failure(error))
+        archive.discard()
+        self.crawler.stats.set_value(ARCHIVE_FAILED, archive_failure(error))
         deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_failed"))
 
     def _open_engine(self):
         self.own_engine = open_database(self.crawler.settings.get("STOREWATCH_DATABASE_URL"))
         return self.own_engine
-
-
-def _failure(error: Exception) -> str:
-    where = f" ({error.filename})" if getattr(error, "filename", None) else ""
-    reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[0]
-    return f"writing the web archive failed{where}: {reason}; the run is not recorded"
 
 
 def exchange_of(request, response) -> Exchange:

@@ -48,6 +48,7 @@ class ArchivedSnapshot:
     run_id: int | None = None
     answers: int = 0  # URLs answered in the directory
     problems: list[str] = field(default_factory=list)  # damaged files (with their offsets), unresolved revisits
+    crawl_settings: dict | None = None  # the archive of a crawl of several runs (a backfill): what it was asked
 
     @property
     def incomplete(self) -> str | None:
@@ -70,6 +71,7 @@ def write_run_snapshot(engine: Engine, run_id: int, into: Path) -> ArchivedSnaps
         if size is not None and size < file.bytes:
             snapshot.problems.append(f"{file.path}: damaged WARC file at byte {size}: shorter than recorded ({size:,} of {file.bytes:,} bytes)")
     paths = [Path(file.path) for file in files]
+    snapshot.crawl_settings = crawl_settings(paths[0])
     indexed = None if snapshot.problems else indexed_answers(paths)
     if indexed is None:
         _write_snapshot(snapshot, paths, engine)
@@ -123,6 +125,7 @@ def write_file_snapshot(warc: Path, into: Path, engine: Engine | None = None) ->
         raise StorewatchError(f"{warc}: not a storewatch WARC file (its warcinfo record names no store and observed-at)")
     run_id = int(info["run-id"]) if info.get("run-id", "").isdigit() else None
     snapshot = ArchivedSnapshot(into, info["store"], parse_instant(info["observed-at"], end_of_day=False), info.get("source", ""), run_id)
+    snapshot.crawl_settings = _settings_field(info)
     _write_snapshot(snapshot, [warc], engine)
     return snapshot
 
@@ -139,6 +142,21 @@ def file_snapshot(warc: Path, engine: Engine | None = None) -> Iterator[Archived
     """`write_file_snapshot` into a temporary directory named after the file, removed when the block ends."""
     with tempfile.TemporaryDirectory(prefix="storewatch-warc-") as parent:
         yield write_file_snapshot(warc, Path(parent) / warc.name.removesuffix(".gz").removesuffix(".warc"), engine)
+
+
+def crawl_settings(warc: Path) -> dict | None:
+    """What the crawl that wrote `warc` was asked, when it recorded several runs (a backfill); else None."""
+    try:
+        return _settings_field(_warcinfo(warc))
+    except (OSError, DamagedArchive):
+        return None  # the damage is reported when the records are read
+
+
+def _settings_field(info: dict[str, str]) -> dict | None:
+    try:
+        return json.loads(info["crawl-settings"]) if "crawl-settings" in info else None
+    except ValueError:
+        return None
 
 
 def _warcinfo(warc: Path) -> dict[str, str]:

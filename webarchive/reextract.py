@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from crawler.replay import Snapshot
 from storage import queries
-from storage.archive_index import run_archive_files
+from storage.archive_index import CrawlCapture, crawl_capture, run_archive_files
 from storage.db import open_database
 from storage.errors import StorewatchError
 from storage.history_compare import HistoryDifference, compare_histories
@@ -94,13 +94,13 @@ def reextract(
                 f"{store}: --in-place replaces the whole history, so every recorded run must be re-extracted"
                 + (f"; {len(skipped)} have no archive" if skipped else "; drop --from/--to")
             )
-        originals = {f"run{run['id']}": run for run in runs}
+        groups = {_replay_name(group): group for group in replay_groups(engine, runs)}
         target = open_database(into, writable=True)
         try:
             if queries.list_runs(target, store):
                 raise StorewatchError(f"{store}: the database to re-extract into already holds runs of the store; give an empty one")
             with tempfile.TemporaryDirectory(prefix="storewatch-reextract-") as parent:
-                jobs = [(store, _pending_snapshot(Path(parent), run)) for run in runs]
+                jobs = [(store, _pending_snapshot(Path(parent), name, group)) for name, group in groups.items()]
                 run_crawls(
                     jobs,
                     database_url=into,
@@ -109,7 +109,7 @@ def reextract(
                     policies={store: policy} if policy else None,
                     scopes={store: scope} if scope else None,
                     extra_settings={"STOREWATCH_ARCHIVE": False},  # the archive being read is the record
-                    prepare=lambda snapshot: _written(engine, snapshot, originals[snapshot.path.name], result.damaged),
+                    prepare=lambda snapshot: _written(engine, snapshot, groups[snapshot.path.name], result.damaged),
                 )
             # A span is compared between the instants of its first and last runs, as the rebuilt history holds it.
             span = (_instant(runs[0]), _instant(runs[-1])) if since or until else (None, None)
@@ -144,24 +144,56 @@ def _instant(run: dict[str, Any]) -> datetime:
     return parse_instant(run["observed_at"], end_of_day=False)
 
 
-def _pending_snapshot(parent: Path, run: dict[str, Any]) -> Snapshot:
-    """The snapshot run `run` will be replayed from, before its directory is written (see _written)."""
-    source = f"reextract:run{run['id']} {run['source'] or ''}".strip()
-    return Snapshot(parent / f"run{run['id']}", run["store"], _instant(run), source)
+@dataclass(frozen=True)
+class ReplayedRun:
+    """An original run, and where it sits in its backfill's crawl when a backfill recorded it with others."""
+
+    run: dict[str, Any]
+    crawl: CrawlCapture | None
+
+
+def replay_groups(engine: Engine, runs: list[dict[str, Any]]) -> list[list[ReplayedRun]]:
+    """The runs in the crawls that replay them, oldest first: a run alone, or the runs one backfill recorded
+    together (one run per capture day, one web archive for all), replayed by one crawl of that archive."""
+    groups: list[list[ReplayedRun]] = []
+    for run in runs:
+        crawl = crawl_capture(engine, run["id"])
+        previous = groups[-1][-1].crawl if groups else None
+        if crawl is not None and previous is not None and previous.crawl_run_id == crawl.crawl_run_id:
+            groups[-1].append(ReplayedRun(run, crawl))
+        else:
+            groups.append([ReplayedRun(run, crawl)])
+    return groups
+
+
+def _replay_name(group: list[ReplayedRun]) -> str:
+    return f"run{group[0].run['id']}" if group[0].crawl is None else f"crawl{group[0].crawl.crawl_run_id}-run{group[0].run['id']}"
+
+
+def _pending_snapshot(parent: Path, name: str, group: list[ReplayedRun]) -> Snapshot:
+    """The snapshot `group` will be replayed from, before its directory is written (see _written)."""
+    first = group[0].run
+    source = f"reextract:{name} {first['source'] or ''}".strip()
+    return Snapshot(parent / name, first["store"], _instant(first), source)
 
 
 @contextmanager
-def _written(engine: Engine, pending: Snapshot, original: dict[str, Any], damaged: list[str]) -> Iterator[Snapshot]:
-    """The run's archived answers indexed as the pending snapshot's directory for its crawl, then removed.
+def _written(engine: Engine, pending: Snapshot, group: list[ReplayedRun], damaged: list[str]) -> Iterator[Snapshot]:
+    """The group's archived answers indexed as the pending snapshot's directory for its crawl, then removed.
 
     A run that was partial is rebuilt partial: what its archive lacks (the pages it never got) would otherwise
-    read as a complete run's 404s."""
+    read as a complete run's 404s. A backfill's runs are replayed by one crawl asking the archive's index what
+    the backfill asked (its window, from the archive's warcinfo), recording the captures of those runs only."""
+    original = group[0].run
     archived = write_run_snapshot(engine, original["id"], pending.path)
     damaged.extend(archived.problems)
-    incomplete = archived.incomplete
-    if original["status"] == "partial":
+    incomplete, archive_crawl = archived.incomplete, None
+    if group[0].crawl is not None:
+        captures = [replayed.crawl.capture for replayed in group]
+        archive_crawl = {**(archived.crawl_settings or {}), "STOREWATCH_ARCHIVE_CAPTURES": captures}
+    elif original["status"] == "partial":
         incomplete = incomplete or f"the original run was partial: {original['error_summary'] or 'no reason recorded'}"
     try:
-        yield replace(pending, path=archived.path.resolve(), incomplete=incomplete)
+        yield replace(pending, path=archived.path.resolve(), incomplete=incomplete, archive_crawl=archive_crawl)
     finally:
         shutil.rmtree(archived.path, ignore_errors=True)

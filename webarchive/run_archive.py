@@ -67,21 +67,24 @@ class RunInfo:
     """What the warcinfo record of each of the run's files says about the run."""
 
     store: str
-    run_id: int
+    run_id: int | None  # None: a crawl that records several runs (a backfill), which are known only as it goes
     spider_version: str
     observed_at: datetime
     source: str
+    crawl_settings: dict | None = None  # such a crawl's window (STOREWATCH_ARCHIVE_*): what a replay of it must ask again
 
     def fields(self) -> dict[str, str]:
-        return {
+        fields = {
             "software": "storewatch (warcio)",
             "format": "WARC File Format 1.1",
             "store": self.store,
-            "run-id": str(self.run_id),
+            "run-id": str(self.run_id) if self.run_id is not None else None,
             "spider-version": self.spider_version,
             "observed-at": isoformat(self.observed_at),
             "source": self.source,
+            "crawl-settings": json.dumps(self.crawl_settings, sort_keys=True) if self.crawl_settings is not None else None,
         }
+        return {name: value for name, value in fields.items() if value is not None}
 
 
 def answer_key(url: str) -> str:
@@ -149,10 +152,31 @@ class RunArchive:
         """Write what is held, close the last file, and record the run's files and new payloads; returns the files.
 
         An OSError (a full disk) leaves the index untouched: the caller fails the run."""
-        self.flush()
-        self._close_file()
+        self.close_files()
         record_archive(self.engine, self.info.run_id, self.files, self.new_payloads)
         return self.files
+
+    def close_files(self) -> None:
+        """Write what is held and close the last file, recording nothing (a crawl of several runs records them
+        once its runs are known: record_runs). Closing twice does nothing more."""
+        self.flush()
+        self._close_file()
+
+    def record_runs(self, captures: list[tuple[int, str]]) -> None:
+        """Record a crawl's closed files for the runs it recorded, (run id, capture) oldest first: filed under the
+        first, each run linked to them. A crawl that recorded no run keeps no archive (its files are deleted)."""
+        if not captures:
+            self.discard()
+            return
+        record_archive(self.engine, captures[0][0], self.files, self.new_payloads, captures=captures)
+
+    def discard(self) -> None:
+        """Delete every file written (and its index): nothing refers to them."""
+        self.abandon()
+        for file in self.files:
+            Path(file.path).unlink(missing_ok=True)
+            Path(f"{file.path}{INDEX_SUFFIX}").unlink(missing_ok=True)
+        self.files = []
 
     def abandon(self) -> None:
         """Stop after a write failed: close the file being written and delete it (it ends mid-record); nothing is recorded."""
@@ -237,7 +261,8 @@ class RunArchive:
         self.folder.mkdir(parents=True, exist_ok=True)
         now = utcnow()
         stamp = now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"  # 17 digits, as Heritrix names its files
-        name = f"{self.info.store}-run{self.info.run_id}-{stamp}"
+        crawl = f"run{self.info.run_id}" if self.info.run_id is not None else "crawl"
+        name = f"{self.info.store}-{crawl}-{stamp}"
         path, sequence = self.folder / f"{name}.warc.gz", 1
         while path.exists():  # rotated within the same second
             path, sequence = self.folder / f"{name}-{sequence}.warc.gz", sequence + 1

@@ -13,6 +13,7 @@ from crawler.schedule_config import load_config
 from crawler.replay import Snapshot, parse_faults
 from crawler.stores import check_store, known_stores
 from crawler.wayback import parse_every
+from webarchive.location import archive_settings
 from storage import queries
 from storage.db import open_database
 from storage.errors import StorewatchError
@@ -54,6 +55,7 @@ def backfill(
     fail: Annotated[
         list[str] | None, typer.Option("--fail", metavar="PATTERN=ACTION", help=f"With --replay, rehearse an outage: {FAULT_HELP}")
     ] = None,
+    no_archive: Annotated[bool, typer.Option("--no-archive", help="Write no web archive (WARC files) of this backfill")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Scrapy's log")] = False,
 ) -> None:
     """Record a store's past from the Internet Archive: one run per capture day, observed at that capture.
@@ -61,7 +63,9 @@ def backfill(
     Reads the archive's CDX index (one row per content change, resumed page by page), picks the capture days
     between --from and --to (at most one per --every), then the raw captures those days need. Live, requests
     go to web.archive.org one at a time, about one a second, and a 429 pauses the whole crawl. Capture days
-    older than the store's latest run are skipped: history is appended in time order.
+    older than the store's latest run are skipped: history is appended in time order. Everything read from the
+    archive is kept in WARC files under archive/ beside the database (see "The archive" in the README), from
+    which `storewatch reextract` rebuilds these runs, unless --no-archive or STOREWATCH_ARCHIVE=off.
 
     Example:
 
@@ -97,7 +101,9 @@ def backfill(
         "STOREWATCH_BACKOFF_SECONDS": backoff,
         "STOREWATCH_TIME_TRAVEL": store not in archive_stores(),
     }
-    policy = health_policy(load_config(config, known_stores=known_stores()), store)
+    configured = load_config(config, known_stores=known_stores())
+    policy = health_policy(configured, store)
+    settings.update(archive_settings(configured.archive, no_archive=no_archive))
     with interruptible():
         run_crawls(
             [(store, snapshot)],

@@ -109,6 +109,11 @@ def replay_source(value: str, engine, archived: ExitStack) -> Snapshot:
         written = archived.enter_context(file_snapshot(Path(value), engine))
     else:
         return Snapshot.load(value)
+    if written.crawl_settings is not None:
+        raise StorewatchError(
+            f"--replay {value}: the web archive of a backfill (one run per capture day), not of one crawl; "
+            f"re-extract its runs with `storewatch reextract {written.store} --into DB_URL`"
+        )
     for problem in written.problems:
         print_line(f"error: {problem}", console=stderr)
     return Snapshot.load(written.path)

@@ -14,6 +14,7 @@ from crawler.cli.crawl import HealthConfigOption, health_policy, print_summary
 from crawler.schedule_config import load_config
 from crawler.stores import known_stores
 from crawler.stores import check_store
+from storage import queries
 from storage.db import open_database
 from storage.errors import StorewatchError
 from storage.timeutil import parse_instant
@@ -70,7 +71,8 @@ def reextract(
             with interruptible():
                 result = run_reextract(
                     engine, store, target, since=since, until=until, in_place=in_place,
-                    on_result=print_summary if output == "text" else lambda summary: None, progress=stderr.is_terminal,
+                    on_result=RebuiltRuns(target, store).print_new if output == "text" else lambda summary: None,
+                    progress=stderr.is_terminal,
                     policy=health_policy(settings, store), scope=settings.scopes.get(store, {}),
                 )
     finally:
@@ -89,6 +91,23 @@ def reextract(
         print_line(f"error: {store}: --in-place replaced nothing: {result.refused}", console=stderr)
     if result.damaged or result.refused:
         raise typer.Exit(1)
+
+
+class RebuiltRuns:
+    """Prints each run as it is rebuilt: after each crawl, the runs it recorded (a backfill's crawl records several)."""
+
+    def __init__(self, target: str, store: str) -> None:
+        self.target, self.store, self.printed = target, store, 0
+
+    def print_new(self, summary: dict) -> None:
+        engine = open_database(self.target)
+        try:
+            runs = queries.list_runs(engine, self.store)
+        finally:
+            engine.dispose()
+        for run in runs[self.printed :]:
+            print_summary(run)
+        self.printed = len(runs)
 
 
 def print_difference(store: str, runs: int, difference, replaced: bool, in_place: bool) -> None:
