@@ -19,7 +19,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from storage.errors import StorewatchError
 
-CHUNK = 1024 * 1024
+CHUNK = 64 * 1024  # bytes read at a time: most members are a few KB, and the rest of a chunk is copied again after each
 
 
 class DamagedArchive(StorewatchError):
