@@ -1,4 +1,5 @@
-"""`storewatch backfill`: build a store's past snapshots from Wayback Machine captures, oldest first."""
+"""`storewatch backfill`: build a store's past snapshots from Wayback Machine captures, or (--git) from the
+commits of its source repository, oldest first."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from crawler.cli.common import FAULT_HELP, DbOption, interruptible, stderr, stdout
+from crawler.cli.common import FAULT_HELP, DbOption, interruptible, print_line, stderr, stdout
 from crawler.cli.crawl import HealthConfigOption, health_policy, print_summary
 from crawler.schedule_config import load_config
 from crawler.replay import Snapshot, parse_faults
@@ -40,7 +41,15 @@ def backfill(
     from_: Annotated[str | None, typer.Option("--from", help="First capture day to record (YYYY-MM-DD); default: the first")] = None,
     to: Annotated[str | None, typer.Option("--to", help="Last capture day to record (YYYY-MM-DD); default: the last")] = None,
     every: Annotated[
-        str | None, typer.Option("--every", help="At most one snapshot per interval: 1D, 2W, 1M, 1Y; default: every capture day")
+        str | None,
+        typer.Option("--every", help="At most one snapshot per interval: 1D, 2W, 1M, 1Y (with --git also `commit`); default: every capture day or commit"),
+    ] = None,
+    git: Annotated[
+        str | None,
+        typer.Option(
+            "--git", metavar="PATH_OR_URL",
+            help="Read the store's git history instead of the archive: a local clone, or a URL to clone (bare, into $STOREWATCH_GIT_CACHE)",
+        ),
     ] = None,
     replay: Annotated[
         Path | None, typer.Option("--replay", help="A recorded replay of web.archive.org to read instead of the live archive")
@@ -63,14 +72,27 @@ def backfill(
     go to web.archive.org one at a time, about one a second, and a 429 pauses the whole crawl. Capture days
     older than the store's latest run are skipped: history is appended in time order.
 
-    Example:
+    With --git (pytorch_hub, tfhub, onnx_zoo): one run per chosen commit of the store's repository -- the
+    branch's head at the end of each --every interval, or every commit touching the store's files with
+    `--every commit` -- read with the spider's own extraction, observed at the commit's committer time. A
+    backfill that stopped goes on after the last commit it recorded. Backfill before the first scheduled crawl:
+    history older than a store's latest run is refused.
+
+    Examples:
 
     \b
         storewatch backfill modeldepot --from 2018-01-01 --to 2020-12-31 --every 1M
+        storewatch backfill pytorch_hub --git ~/src/pytorch-hub --from 2019-06-01 --to 2024-04-30 --every 1M
+        storewatch backfill tfhub --git https://github.com/tensorflow/tfhub.dev --every commit
     """
+    check_store(store)
+    if git is not None:
+        if replay or fail:
+            raise StorewatchError("--git reads a repository: --replay and --fail apply to archive backfills only")
+        git_backfill(store, git, from_, to, every, db, config)
+        return
     from crawler.runner import run_crawls  # Scrapy is imported only by commands that crawl
 
-    check_store(store)
     faults = parse_faults(fail or [])
     if faults and not replay:
         raise StorewatchError("--fail needs --replay: fault rules apply to the replay server, never to the live archive")
@@ -115,4 +137,45 @@ def backfill(
         print_summary(run)
     stdout.print(f"{store}: {plural(len(new_runs), 'snapshot')} recorded from the archive", highlight=False)
     if any(run["status"] == "failed" for run in new_runs):
+        raise typer.Exit(1)
+
+
+def git_backfill(store: str, location: str, from_: str | None, to: str | None, every: str | None, db: str | None, config: Path | None) -> None:
+    """`backfill --git`: the commits chosen, then one run each, a progress line per run on a terminal."""
+    from githistory.backfill import backfill as record_commits, plan
+    from githistory.steps import EVERY_COMMIT
+
+    start = parse_instant(from_, end_of_day=False).date() if from_ else None
+    end = parse_instant(to, end_of_day=False).date() if to else None
+    if start and end and start > end:
+        raise StorewatchError(f"--from {from_} is after --to {to}")
+    if every != EVERY_COMMIT:
+        parse_every(every)
+    settings = load_config(config, known_stores=known_stores())
+    policy = health_policy(settings, store)
+    engine = open_database(db, writable=True)
+    try:
+        chosen = plan(engine, store, location, start=start, end=end, every=every, on_note=lambda line: print_line(line, console=stderr))
+        if chosen.already:
+            print_line(f"{store}: {plural(chosen.already, 'commit')} recorded already; going on after them", console=stderr)
+
+        def show(progress) -> None:
+            summary = progress.summary
+            if stderr.is_terminal:
+                print_line(f"[{progress.done}/{progress.total}] {progress.commit.sha[:12]} {summary.observed_at:%Y-%m-%d} "
+                           f"{summary.status}: {summary.models_seen} seen, +{summary.added} ~{summary.changed} -{summary.removed}", console=stderr)
+
+        with interruptible():
+            outcome = record_commits(engine, chosen, policy=policy, on_run=show)
+    finally:
+        engine.dispose()
+    for summary in outcome.summaries:
+        if summary.status != "complete" or summary.added or summary.changed or summary.removed or summary.returned:
+            print_summary(summary.as_dict())
+    quiet = sum(1 for summary in outcome.summaries if summary.status == "complete" and not (summary.added or summary.changed or summary.removed or summary.returned))
+    stdout.print(
+        f"{store}: {plural(len(outcome.summaries), 'snapshot')} recorded from git ({quiet} complete with no change not listed above)",
+        highlight=False,
+    )
+    if any(summary.status == "failed" for summary in outcome.summaries):
         raise typer.Exit(1)
