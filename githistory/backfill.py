@@ -13,6 +13,7 @@ skipped, so a backfill that stopped goes on after the last commit it recorded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,6 +35,7 @@ from storage.timeutil import isoformat
 from storage.writer import RunSummary, SnapshotWriter, latest_observed_at
 
 SOURCE_PREFIX = "git:"
+GIT_SOURCE = re.compile(r"(?:^|\s)git:([0-9a-f]{40})\b")
 runs = CrawlRun.__table__
 
 
@@ -42,10 +44,10 @@ def git_source(commit: str, store: GitStore) -> str:
 
 
 def source_commit(source: str | None) -> str | None:
-    """The commit a backfilled run was read from, by its `source`; None for any other run."""
-    if not source or not source.startswith(SOURCE_PREFIX):
-        return None
-    return source[len(SOURCE_PREFIX):].split()[0]
+    """The commit a backfilled run was read from, by its `source` (a re-extracted one's too, which names its
+    original's: `reextract:runN git:<commit> ...`); None for any other run."""
+    found = GIT_SOURCE.search(source or "")
+    return found.group(1) if found else None
 
 
 def git_store(store: str) -> GitStore:
@@ -136,7 +138,8 @@ def ordered(commits: list[Commit], on_note: Callable[[str], None]) -> list[Commi
 def backfill(engine: Engine, backfill_plan: Plan, *, policy: HealthPolicy | None = None, max_raw_bytes: int = 0,
              on_run: Callable[[Progress], None] = lambda progress: None, archive=None) -> Outcome:
     """Record one run per planned commit, holding the store's lock throughout. `archive(run_id, commit, reading,
-    blobs)` archives the files a run read (githistory.archive). Ctrl-C fails the run being recorded and stops."""
+    entries, blobs)` archives the listing and files a run read (githistory.archive.GitArchive). Ctrl-C fails the
+    run being recorded and stops."""
     store, outcome = backfill_plan.store, Outcome(skipped=backfill_plan.already)
     required = store.config.required_elements
     cache: dict = {}
@@ -161,7 +164,7 @@ def backfill(engine: Engine, backfill_plan: Plan, *, policy: HealthPolicy | None
                 writer.start()
                 try:
                     if archive is not None:  # before the run is finished: a run whose archive failed is not recorded
-                        archive(writer.run_id, commit, reading, blobs)
+                        archive(writer.run_id, commit, reading, entries, blobs)
                     summary = record(writer, commit, reading)
                 except BaseException as error:  # the run must not stay `running` (a finished one is left as it is)
                     record_failure(writer, error if isinstance(error, Exception) else StorewatchError("interrupted while recording"))

@@ -213,3 +213,17 @@ def test_onnx_moves_change_access_not_identity_and_a_malformed_manifest_removes_
         assert set(after) == set(paths) and after[paths[0]]["access"]["model_path"] == f"validated/{paths[0]}"
     finally:
         engine.dispose()
+
+
+def test_the_blobs_read_are_archived_once_and_reextract_rebuilds_the_backfilled_history(hub_repo, tmp_path):
+    from webarchive.warc_records import read_records
+
+    db, archive = str(tmp_path / "archived.db"), tmp_path / "archive"
+    run_cli("backfill", "pytorch_hub", "--git", str(hub_repo.path), "--every", "commit", db=db, env={"STOREWATCH_ARCHIVE_DIR": str(archive)})
+    resources = [record for warc in sorted((archive / "pytorch_hub").glob("*.warc.gz")) for record in read_records(warc) if record.type == "resource"]
+    blobs = [record for record in resources if record.uri.startswith("https://raw.githubusercontent.com/pytorch/hub/")]
+    # resnet twice, vgg, vgg_nets (the same bytes as vgg: one blob), the HTML page; one listing a commit.
+    assert len(blobs) == 4 and len(resources) - len(blobs) == 4
+    assert any(record.body.startswith(b"---\nlayout: hub_detail") for record in blobs)
+    result = run_cli("reextract", "pytorch_hub", "--into", str(tmp_path / "rebuilt.db"), db=db, env={"STOREWATCH_ARCHIVE_DIR": str(archive)})
+    assert "4 runs re-extracted" in result.stdout and "identical to the recorded history" in result.stdout

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from itertools import groupby
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,7 @@ def reextract(
     `policy` and `scope` must be those the store was crawled with (the config's): how many runs confirm a
     removal, for one, decides when the rebuilt history removes a model."""
     from crawler.runner import run_crawls  # Scrapy is imported only when a crawl runs
+    from githistory.reextract import is_backfilled, reextract_backfilled
 
     # In place, nothing else may record a run of the store until the swap is done (the scheduler, say).
     lock = acquire_store_lock(engine, store) if in_place else None
@@ -100,17 +102,21 @@ def reextract(
             if queries.list_runs(target, store):
                 raise StorewatchError(f"{store}: the database to re-extract into already holds runs of the store; give an empty one")
             with tempfile.TemporaryDirectory(prefix="storewatch-reextract-") as parent:
-                jobs = [(store, _pending_snapshot(Path(parent), run)) for run in runs]
-                run_crawls(
-                    jobs,
-                    database_url=into,
-                    on_result=on_result,
-                    progress=progress,
-                    policies={store: policy} if policy else None,
-                    scopes={store: scope} if scope else None,
-                    extra_settings={"STOREWATCH_ARCHIVE": False},  # the archive being read is the record
-                    prepare=lambda snapshot: _written(engine, snapshot, originals[snapshot.path.name], result.damaged),
-                )
+                for backfilled, segment in groupby(runs, key=is_backfilled):  # in time order: git runs, crawled runs
+                    if backfilled:  # read back from their WARC resource records, extracted without a crawl
+                        reextract_backfilled(engine, target, list(segment), policy=policy, on_result=on_result)
+                        continue
+                    jobs = [(store, _pending_snapshot(Path(parent), run)) for run in segment]
+                    run_crawls(
+                        jobs,
+                        database_url=into,
+                        on_result=on_result,
+                        progress=progress,
+                        policies={store: policy} if policy else None,
+                        scopes={store: scope} if scope else None,
+                        extra_settings={"STOREWATCH_ARCHIVE": False},  # the archive being read is the record
+                        prepare=lambda snapshot: _written(engine, snapshot, originals[snapshot.path.name], result.damaged),
+                    )
             # A span is compared between the instants of its first and last runs, as the rebuilt history holds it.
             span = (_instant(runs[0]), _instant(runs[-1])) if since or until else (None, None)
             result.difference = compare_histories(engine, target, store, *span)

@@ -156,6 +156,7 @@ def git_backfill(store: str, location: str, from_: str | None, to: str | None, e
     engine = open_database(db, writable=True)
     try:
         chosen = plan(engine, store, location, start=start, end=end, every=every, on_note=lambda line: print_line(line, console=stderr))
+        archive = git_archive(engine, chosen.store, settings.archive, db)
         if chosen.already:
             print_line(f"{store}: {plural(chosen.already, 'commit')} recorded already; going on after them", console=stderr)
 
@@ -166,7 +167,7 @@ def git_backfill(store: str, location: str, from_: str | None, to: str | None, e
                            f"{summary.status}: {summary.models_seen} seen, +{summary.added} ~{summary.changed} -{summary.removed}", console=stderr)
 
         with interruptible():
-            outcome = record_commits(engine, chosen, policy=policy, on_run=show)
+            outcome = record_commits(engine, chosen, policy=policy, on_run=show, archive=archive)
     finally:
         engine.dispose()
     for summary in outcome.summaries:
@@ -179,3 +180,16 @@ def git_backfill(store: str, location: str, from_: str | None, to: str | None, e
     )
     if any(summary.status == "failed" for summary in outcome.summaries):
         raise typer.Exit(1)
+
+
+def git_archive(engine, store, configured: dict, db: str | None):
+    """The archive a git backfill writes (its blobs as WARC resource records), as a crawl's: on unless
+    $STOREWATCH_ARCHIVE or the config's [archive] turns it off; None when off."""
+    import os
+
+    from githistory.archive import GitArchive
+    from webarchive.location import ARCHIVE_DIR_ENV, ARCHIVE_ENV, archive_folder, archiving_on
+
+    if not archiving_on(None if os.environ.get(ARCHIVE_ENV) else configured.get("enabled")):
+        return None
+    return GitArchive(engine, archive_folder(None if os.environ.get(ARCHIVE_DIR_ENV) else configured.get("dir"), db), store)
