@@ -143,6 +143,7 @@ def backfill(engine: Engine, backfill_plan: Plan, *, policy: HealthPolicy | None
     store, outcome = backfill_plan.store, Outcome(skipped=backfill_plan.already)
     required = store.config.required_elements
     cache: dict = {}
+    rows: dict = {}
     lock = acquire_store_lock(engine, store.name)
     try:
         with BlobReader(backfill_plan.git_dir) as reader:
@@ -165,7 +166,7 @@ def backfill(engine: Engine, backfill_plan: Plan, *, policy: HealthPolicy | None
                 try:
                     if archive is not None:  # before the run is finished: a run whose archive failed is not recorded
                         archive(writer.run_id, commit, reading, entries, blobs)
-                    summary = record(writer, commit, reading)
+                    summary = record(writer, commit, reading, rows)
                 except BaseException as error:  # the run must not stay `running` (a finished one is left as it is)
                     record_failure(writer, error if isinstance(error, Exception) else StorewatchError("interrupted while recording"))
                     raise
@@ -176,8 +177,9 @@ def backfill(engine: Engine, backfill_plan: Plan, *, policy: HealthPolicy | None
     return outcome
 
 
-def record(writer: SnapshotWriter, commit: Commit, reading: Reading) -> RunSummary:
-    """Stage the commit's models and finish the run, its status decided as a crawl's is (crawler.accounting)."""
+def record(writer: SnapshotWriter, commit: Commit, reading: Reading, rows: dict | None = None) -> RunSummary:
+    """Stage the commit's models and finish the run, its status decided as a crawl's is (crawler.accounting).
+    `rows` keeps each record's staged row across runs (SnapshotWriter.staged_row)."""
     stats = ImportStats()
     if reading.listed:
         stats.inc_value(LISTING_RESPONSES)
@@ -192,8 +194,13 @@ def record(writer: SnapshotWriter, commit: Commit, reading: Reading) -> RunSumma
             note_failure(stats, "model", failure)
         if isinstance(model, UnreadableModel):
             writer.add_unreadable(model.model_id)
-        else:
+        elif rows is None:
             writer.add(model.model_id, model.elements, model.raw, model.counters)
+        else:  # records are cached objects, alive as long as the backfill: each is encoded once
+            staged = rows.get(id(model))
+            if staged is None or staged[0] is not model:
+                staged = rows[id(model)] = (model, writer.staged_row(model.model_id, model.elements, model.raw, model.counters))
+            writer.add_staged(staged[1])
     stats.set_value(STAGED_MODELS, len(reading.outcomes))
     return writer.finish(
         run_status(stats.values, "finished"),
