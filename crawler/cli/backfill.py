@@ -3,12 +3,13 @@ commits of its source repository, oldest first."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from crawler.cli.common import FAULT_HELP, DbOption, interruptible, print_line, stderr, stdout
+from crawler.cli.common import FAULT_HELP, DbOption, ProgressLine, interruptible, print_line, stderr, stdout
 from crawler.cli.crawl import HealthConfigOption, health_policy, print_summary
 from crawler.schedule_config import load_config
 from crawler.replay import Snapshot, parse_faults
@@ -141,7 +142,8 @@ def backfill(
 
 
 def git_backfill(store: str, location: str, from_: str | None, to: str | None, every: str | None, db: str | None, config: Path | None) -> None:
-    """`backfill --git`: the commits chosen, then one run each, a progress line per run on a terminal."""
+    """`backfill --git`: the commits chosen, then one run each (a progress line on a terminal), then the runs that
+    changed something or did not end complete."""
     from githistory.backfill import backfill as record_commits, plan
     from githistory.steps import EVERY_COMMIT
 
@@ -160,20 +162,26 @@ def git_backfill(store: str, location: str, from_: str | None, to: str | None, e
         if chosen.already:
             print_line(f"{store}: {plural(chosen.already, 'commit')} recorded already; going on after them", console=stderr)
 
+        line = ProgressLine(f"{store}:")
+
         def show(progress) -> None:
             summary = progress.summary
-            if stderr.is_terminal:
-                print_line(f"[{progress.done}/{progress.total}] {progress.commit.sha[:12]} {summary.observed_at:%Y-%m-%d} "
-                           f"{summary.status}: {summary.models_seen} seen, +{summary.added} ~{summary.changed} -{summary.removed}", console=stderr)
+            line.show(f"{progress.done}/{progress.total} commits, at {progress.commit.sha[:12]} of {summary.observed_at:%Y-%m-%d} "
+                      f"({summary.models_seen} models)")
 
-        with interruptible():
+        try:
             outcome = record_commits(engine, chosen, policy=policy, on_run=show, archive=archive)
+        except KeyboardInterrupt:
+            line.clear()
+            print_line("interrupted: the run being recorded is closed failed, those before it stay; the same command goes on after them", console=stderr)
+            raise typer.Exit(130) from None
+        line.clear()
     finally:
         engine.dispose()
     for summary in outcome.summaries:
-        if summary.status != "complete" or summary.added or summary.changed or summary.removed or summary.returned:
+        if summary.status != "complete" or changed_anything(summary):
             print_summary(summary.as_dict())
-    quiet = sum(1 for summary in outcome.summaries if summary.status == "complete" and not (summary.added or summary.changed or summary.removed or summary.returned))
+    quiet = sum(1 for summary in outcome.summaries if summary.status == "complete" and not changed_anything(summary))
     stdout.print(
         f"{store}: {plural(len(outcome.summaries), 'snapshot')} recorded from git ({quiet} complete with no change not listed above)",
         highlight=False,
@@ -182,11 +190,13 @@ def git_backfill(store: str, location: str, from_: str | None, to: str | None, e
         raise typer.Exit(1)
 
 
+def changed_anything(summary) -> bool:
+    return bool(summary.added or summary.changed or summary.removed or summary.returned)
+
+
 def git_archive(engine, store, configured: dict, db: str | None):
     """The archive a git backfill writes (its blobs as WARC resource records), as a crawl's: on unless
     $STOREWATCH_ARCHIVE or the config's [archive] turns it off; None when off."""
-    import os
-
     from githistory.archive import GitArchive
     from webarchive.location import ARCHIVE_DIR_ENV, ARCHIVE_ENV, archive_folder, archiving_on
 
