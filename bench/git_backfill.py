@@ -9,7 +9,7 @@ mirror's listing names only the docs the mirror holds (mirrors/README.md), so th
 holds must be in the backfill with the same elements, and models the backfill has beyond them are counted,
 not failed. Not part of `make test`: it needs the clones and ../shared.
 
-    python bench/git_backfill.py [--stores pytorch_hub,tfhub,onnx_zoo] [--clones /work/.mirror]
+    python bench/git_backfill.py [--stores pytorch_hub,tfhub,onnx_zoo] [--clones /work/.mirror] [--backfill '--every 1M']
 """
 
 from __future__ import annotations
@@ -55,13 +55,13 @@ def end_of(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(hour=23, minute=59, second=59, tzinfo=timezone.utc)
 
 
-def check_store(store: str, clone: Path, work: Path) -> bool:
+def check_store(store: str, clone: Path, work: Path, args: tuple[str, ...]) -> bool:
     backfilled, mirrored = work / f"{store}-git.db", work / f"{store}-mirrors.db"
-    seconds, _ = storewatch("backfill", store, "--git", str(clone), *RUNS[store], "--db", str(backfilled))
+    seconds, _ = storewatch("backfill", store, "--git", str(clone), *args, "--db", str(backfilled))
     engine = open_database(str(backfilled))
     runs = queries.list_runs(engine, store)
     versions = sum(1 for _ in queries.iter_all_versions(engine, store))
-    print(f"{store}: backfill {' '.join(RUNS[store])}: {len(runs)} runs, {versions} versions in {seconds:.1f} s")
+    print(f"{store}: backfill {' '.join(args)}: {len(runs)} runs, {versions} versions in {seconds:.1f} s")
     dates = sorted(path.name for path in (MIRRORS / store).iterdir() if path.is_dir())
     storewatch("crawl", store, *[arg for day in dates for arg in ("--replay", str(MIRRORS / store / day))], "--db", str(mirrored))
     mirror_engine = open_database(str(mirrored))
@@ -88,6 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", default="pytorch_hub,tfhub,onnx_zoo")
     parser.add_argument("--clones", type=Path, default=Path("/work/.mirror"), help="folder holding <owner>+<name>/repo clones")
+    parser.add_argument("--backfill", help="the backfill's own options instead of the targets', e.g. '--from 2019-06-01 --to 2024-04-30 --every 1M'")
     options = parser.parse_args()
     agreed = True
     with tempfile.TemporaryDirectory(prefix="storewatch-bench-git-") as folder:
@@ -96,7 +97,7 @@ def main() -> None:
             if not clone.exists():
                 print(f"{store}: no clone at {clone}: skipped")
                 continue
-            agreed &= check_store(store, clone, Path(folder))
+            agreed &= check_store(store, clone, Path(folder), tuple(options.backfill.split()) if options.backfill else RUNS[store])
     print("every mirror date agrees" if agreed else "some mirror dates DISAGREE")
     sys.exit(0 if agreed else 1)
 

@@ -152,7 +152,10 @@ def git_backfill(store: str, location: str, from_: str | None, to: str | None, e
     if start and end and start > end:
         raise StorewatchError(f"--from {from_} is after --to {to}")
     if every != EVERY_COMMIT:
-        parse_every(every)
+        try:
+            parse_every(every)
+        except StorewatchError as error:
+            raise StorewatchError(f"{str(error).removesuffix(')')}, or commit)") from None
     settings = load_config(config, known_stores=known_stores())
     policy = health_policy(settings, store)
     engine = open_database(db, writable=True)
