@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 
@@ -61,7 +62,7 @@ class Plan:
     """The commits a backfill will record, after those already recorded."""
 
     store: GitStore
-    git_dir: object
+    git_dir: Path
     commits: list[Commit]
     already: int = 0  # chosen commits recorded by an earlier backfill
 
@@ -74,17 +75,12 @@ class Progress:
     summary: RunSummary
 
 
-@dataclass
-class Outcome:
-    summaries: list[RunSummary] = field(default_factory=list)
-    skipped: int = 0  # already recorded
-
-
 def last_git_run(engine: Engine, store: str) -> datetime | None:
     """The instant of the store's latest recorded run read from git (where a stopped backfill goes on)."""
     query = (
         select(runs.c.observed_at, runs.c.source)
-        .where(runs.c.store == store, runs.c.status.in_(RECORDED_STATUSES), runs.c.source.like(f"{SOURCE_PREFIX}%"))
+        # `git:<commit>` opens a backfilled run's source, and follows `reextract:runN` in a re-extracted one's
+        .where(runs.c.store == store, runs.c.status.in_(RECORDED_STATUSES), runs.c.source.like(f"%{SOURCE_PREFIX}%"))
         .order_by(runs.c.observed_at.desc(), runs.c.id.desc())
         .limit(1)
     )
@@ -136,11 +132,11 @@ def ordered(commits: list[Commit], on_note: Callable[[str], None]) -> list[Commi
 
 
 def backfill(engine: Engine, backfill_plan: Plan, *, policy: HealthPolicy | None = None, max_raw_bytes: int = 0,
-             on_run: Callable[[Progress], None] = lambda progress: None, archive=None) -> Outcome:
+             on_run: Callable[[Progress], None] = lambda progress: None, archive=None) -> list[RunSummary]:
     """Record one run per planned commit, holding the store's lock throughout. `archive(run_id, commit, reading,
     entries, blobs)` archives the listing and files a run read (githistory.archive.GitArchive). Ctrl-C fails the
     run being recorded and stops."""
-    store, outcome = backfill_plan.store, Outcome(skipped=backfill_plan.already)
+    store, summaries = backfill_plan.store, []
     required = store.config.required_elements
     cache: dict = {}
     rows: dict = {}
@@ -170,11 +166,11 @@ def backfill(engine: Engine, backfill_plan: Plan, *, policy: HealthPolicy | None
                 except BaseException as error:  # the run must not stay `running` (a finished one is left as it is)
                     record_failure(writer, error if isinstance(error, Exception) else StorewatchError("interrupted while recording"))
                     raise
-                outcome.summaries.append(summary)
+                summaries.append(summary)
                 on_run(Progress(index, len(backfill_plan.commits), commit, summary))
     finally:
         lock.release()
-    return outcome
+    return summaries
 
 
 def record(writer: SnapshotWriter, commit: Commit, reading: Reading, rows: dict | None = None) -> RunSummary:

@@ -173,7 +173,7 @@ def git_backfill(store: str, location: str, from_: str | None, to: str | None, e
                       f"({summary.models_seen} models)")
 
         try:
-            outcome = record_commits(engine, chosen, policy=policy, on_run=show, archive=archive)
+            summaries = record_commits(engine, chosen, policy=policy, on_run=show, archive=archive)
         except KeyboardInterrupt:
             line.clear()
             print_line("interrupted: the run being recorded is closed failed, those before it stay; the same command goes on after them", console=stderr)
@@ -181,15 +181,15 @@ def git_backfill(store: str, location: str, from_: str | None, to: str | None, e
         line.clear()
     finally:
         engine.dispose()
-    for summary in outcome.summaries:
+    for summary in summaries:
         if summary.status != "complete" or changed_anything(summary):
             print_summary(summary.as_dict())
-    quiet = sum(1 for summary in outcome.summaries if summary.status == "complete" and not changed_anything(summary))
+    quiet = sum(1 for summary in summaries if summary.status == "complete" and not changed_anything(summary))
     stdout.print(
-        f"{store}: {plural(len(outcome.summaries), 'snapshot')} recorded from git ({quiet} complete with no change not listed above)",
+        f"{store}: {plural(len(summaries), 'snapshot')} recorded from git ({quiet} complete with no change not listed above)",
         highlight=False,
     )
-    if any(summary.status == "failed" for summary in outcome.summaries):
+    if any(summary.status == "failed" for summary in summaries):
         raise typer.Exit(1)
 
 
