@@ -136,13 +136,13 @@ def _choose(candidates: list[Capture], start: date | None, end: date | None, eve
         if chosen and capture.day == chosen[-1].day:
             chosen[-1] = capture  # the day's last capture
             continue
-        if chosen and interval and _period(capture.day, interval) == _period(chosen[-1].day, interval):
+        if chosen and interval and period(capture.day, interval) == period(chosen[-1].day, interval):
             continue
         chosen.append(capture)
     return chosen
 
 
-def _period(day: date, interval: tuple[int, str]) -> tuple[int, ...]:
+def period(day: date, interval: tuple[int, str]) -> tuple[int, ...]:
     count, unit = interval
     if unit == "Y":
         return (day.year // count,)

@@ -8,11 +8,12 @@ Each check raises the exception its caller passes: `MalformedListing` for a list
 from __future__ import annotations
 
 import re
-from typing import Any
-
-from scrapy.http import Response, TextResponse
+from typing import TYPE_CHECKING, Any
 
 from storage.json_decode import decode_json
+
+if TYPE_CHECKING:  # Scrapy stays unimported for callers that read bytes, not responses (githistory/)
+    from scrapy.http import Response
 
 # An HTML document starts with a doctype or an <html>, <head> or <body> tag, perhaps after a BOM and comments.
 _HTML_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)[\s>]", re.IGNORECASE | re.DOTALL)
@@ -33,6 +34,8 @@ def is_html_document(body: bytes, content_type: str | None = None) -> bool:
 
 def body_text(response: Response) -> str:
     """The body as text; a response Scrapy did not type as text (no Content-Type, say) is read as UTF-8."""
+    from scrapy.http import TextResponse
+
     if isinstance(response, TextResponse):
         return response.text
     return response.body.decode("utf-8", errors="replace")
@@ -40,12 +43,16 @@ def body_text(response: Response) -> str:
 
 def readable_text(response: Response, expected: str, junk: type[Exception]) -> str:
     """The body as text; `junk` when it is empty, or an HTML page where `expected` (not "HTML") was asked for."""
-    if not response.body.strip():
-        raise junk(f"empty body where {expected} was expected")
-    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-    if expected != "HTML" and is_html_document(response.body, content_type):
-        raise junk(f"an HTML page where {expected} was expected")
+    check_readable(response.body, expected, junk, response.headers.get(b"Content-Type", b"").decode("latin-1"))
     return body_text(response)
+
+
+def check_readable(body: bytes, expected: str, junk: type[Exception], content_type: str | None = None) -> None:
+    """`junk` when the body is empty, or an HTML page where `expected` (not "HTML") was asked for."""
+    if not body.strip():
+        raise junk(f"empty body where {expected} was expected")
+    if expected != "HTML" and is_html_document(body, content_type):
+        raise junk(f"an HTML page where {expected} was expected")
 
 
 def readable_json(response: Response, junk: type[Exception]) -> Any:

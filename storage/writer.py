@@ -344,18 +344,26 @@ class SnapshotWriter:
     def add(self, model_id: str, elements: dict[str, Any], raw: dict[str, Any], counters: dict[str, int | float] | None = None) -> None:
         """Stage one model's record as seen in this run (`counters`: its volatile counters, kept apart; a counter
         the store did not show is None or missing)."""
+        self._pending.append(self.staged_row(model_id, elements, raw, counters))
+        self._flush_when_full()
+
+    def staged_row(self, model_id: str, elements: dict[str, Any], raw: dict[str, Any], counters: dict[str, int | float] | None = None) -> tuple:
+        """The row `add` stages for a record (STAGED_COLUMNS): a caller that stages the same record in many runs
+        (a git backfill: a model unchanged across hundreds of commits) encodes it once and hands it to add_staged."""
         elements_json, raw_json = canonical_json(elements), capped_raw_json(canonical_json(raw), self.max_raw_bytes)
-        self._pending.append(
-            (
-                model_key(model_id),
-                model_id,
-                record_hash(elements_json, raw_json),
-                elements_json,
-                raw_json,
-                element_keys_json(tuple(elements)),
-                counters_json(counters) if counters else None,
-            )
+        return (
+            model_key(model_id),
+            model_id,
+            record_hash(elements_json, raw_json),
+            elements_json,
+            raw_json,
+            element_keys_json(tuple(elements)),
+            counters_json(counters) if counters else None,
         )
+
+    def add_staged(self, row: tuple) -> None:
+        """Stage a row staged_row built (by this writer or another with the same max_raw_bytes)."""
+        self._pending.append(row)
         self._flush_when_full()
 
     def add_unreadable(self, model_id: str) -> None:

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from itertools import groupby
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,7 @@ def reextract(
     `policy` and `scope` must be those the store was crawled with (the config's): how many runs confirm a
     removal, for one, decides when the rebuilt history removes a model."""
     from crawler.runner import run_crawls  # Scrapy is imported only when a crawl runs
+    from githistory.reextract import is_backfilled, reextract_backfilled
 
     # In place, nothing else may record a run of the store until the swap is done (the scheduler, say).
     lock = acquire_store_lock(engine, store) if in_place else None
@@ -94,23 +96,32 @@ def reextract(
                 f"{store}: --in-place replaces the whole history, so every recorded run must be re-extracted"
                 + (f"; {len(skipped)} have no archive" if skipped else "; drop --from/--to")
             )
-        groups = {_replay_name(group): group for group in replay_groups(engine, runs)}
+        segments = [(backfilled, list(segment)) for backfilled, segment in groupby(runs, key=is_backfilled)]
+        if sum(not backfilled for backfilled, _ in segments) > 1:  # one process runs one series of crawls (Twisted)
+            raise StorewatchError(
+                f"{store}: runs backfilled from git sit between crawled runs; re-extract the spans on either side "
+                "of them (--from/--to), each into a database of its own"
+            )
         target = open_database(into, writable=True)
         try:
             if queries.list_runs(target, store):
                 raise StorewatchError(f"{store}: the database to re-extract into already holds runs of the store; give an empty one")
             with tempfile.TemporaryDirectory(prefix="storewatch-reextract-") as parent:
-                jobs = [(store, _pending_snapshot(Path(parent), name, group)) for name, group in groups.items()]
-                run_crawls(
-                    jobs,
-                    database_url=into,
-                    on_result=on_result,
-                    progress=progress,
-                    policies={store: policy} if policy else None,
-                    scopes={store: scope} if scope else None,
-                    extra_settings={"STOREWATCH_ARCHIVE": False},  # the archive being read is the record
-                    prepare=lambda snapshot: _written(engine, snapshot, groups[snapshot.path.name], result.damaged),
-                )
+                for backfilled, segment in segments:  # in time order: runs from git, crawled runs
+                    if backfilled:  # read back from their WARC resource records, extracted without a crawl
+                        reextract_backfilled(engine, target, segment, policy=policy, on_result=on_result)
+                        continue
+                    groups = {_replay_name(group): group for group in replay_groups(engine, segment)}
+                    run_crawls(
+                        [(store, _pending_snapshot(Path(parent), name, group)) for name, group in groups.items()],
+                        database_url=into,
+                        on_result=on_result,
+                        progress=progress,
+                        policies={store: policy} if policy else None,
+                        scopes={store: scope} if scope else None,
+                        extra_settings={"STOREWATCH_ARCHIVE": False},  # the archive being read is the record
+                        prepare=lambda snapshot: _written(engine, snapshot, groups[snapshot.path.name], result.damaged),
+                    )
             # A span is compared between the instants of its first and last runs, as the rebuilt history holds it.
             span = (_instant(runs[0]), _instant(runs[-1])) if since or until else (None, None)
             result.difference = compare_histories(engine, target, store, *span)
