@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     Column,
@@ -151,7 +152,33 @@ latest_metrics = LatestMetric.__table__
 
 
 # One encoder for every call: json.dumps with these options would build a new JSONEncoder each time.
-canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+_json_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+# orjson writes the same bytes as that encoder (sorted keys, compact, UTF-8, the same string escapes) except: a
+# float json writes with an exponent (json `1e-05`, orjson `0.00001` or `1e-5`), NaN and infinity (orjson: null),
+# and what orjson refuses (integers beyond 64 bits, lone surrogates, keys that are not strings; datetimes and
+# dataclasses, passed through to be refused, as json writes their str()). Such a record is written by json.
+# (An Enum member would be written by its value, not its str(): records decoded from JSON or dumps hold none.)
+_ORJSON_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")  # an exponent is then `0e-` or `0e+`, found at C speed
+
+
+def canonical_json(value: Any) -> str:
+    """`value` as canonical JSON: keys sorted, no spaces, non-ASCII as it is, an unknown type as its str() --
+    what json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str) writes, byte for byte
+    (stored hashes depend on it: tests/test_record_hash_pins.py), through orjson when that gives the same bytes.
+
+    A `null` sends the value to json: a normalised record has none (normalise drops None), so one can only be
+    orjson's NaN or infinity -- or a None in a record that was not normalised, which json writes the same."""
+    try:
+        text = orjson.dumps(value, option=_ORJSON_CANONICAL)
+    except orjson.JSONEncodeError:
+        return _json_canonical(value)
+    if b"null" in text or b"0.0000" in text:  # NaN, infinity or a None; a float below 1e-4 (or such a string)
+        return _json_canonical(value)
+    digits = text.translate(_DIGITS_AS_ZERO)
+    if b"0e-" in digits or b"0e+" in digits:  # a float with an exponent (or a string such as "3e-2")
+        return _json_canonical(value)
+    return text.decode()
 
 
 @lru_cache(maxsize=4096)
