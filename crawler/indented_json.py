@@ -9,11 +9,12 @@ written by the same functions json uses (encode_basestring, int.__repr__, float.
 
 from __future__ import annotations
 
-import re
 from json.encoder import encode_basestring
 from typing import Any
 
 import orjson
+
+from storage.json_decode import json_would_differ
 
 INDENT = "  "
 _CONSTANTS = {None: "null", True: "true", False: "false"}
@@ -24,12 +25,6 @@ def indented_json(value: Any) -> str:
     parts: list[str] = []
     _encode(value, parts, "\n")
     return "".join(parts)
-
-
-# A number orjson writes in another form than json: an exponent (json `1e-05`, orjson `1e-5`), or below 1e-4
-# (json `5e-05`, orjson `0.00005`). Only where a value starts (the text's start, after `: ` or a line's indent); the same bytes
-# inside a string only send the value to the exact encoder.
-_OTHER_NUMBER_FORM = re.compile(rb"(?:^|: |\n *)-?(?:\d[\d.]*e|0\.0000)")
 
 
 def indented_plain_json(value: Any) -> str:
@@ -43,7 +38,7 @@ def indented_plain_json(value: Any) -> str:
         text = orjson.dumps(value, option=orjson.OPT_INDENT_2)
     except orjson.JSONEncodeError:
         return indented_json(value)
-    if _OTHER_NUMBER_FORM.search(text):
+    if json_would_differ(text):
         return indented_json(value)
     return text.decode()
 

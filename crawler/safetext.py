@@ -38,6 +38,8 @@ def json_text(value: Any, *, plain: bool = False) -> str:
     value is made of JSON's own types and holds no NaN or infinity (see indented_plain_json), written faster."""
     # json.dumps(value, indent=2, ensure_ascii=False, default=str), faster
     text = indented_plain_json(value) if plain else indented_json(value)
+    if text.isascii() and "\x7f" not in text:  # nothing to escape, known without the scan (10 MB: 0.03 s)
+        return text
     return _JSON_UNESCAPED_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 

@@ -73,6 +73,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from storage.errors import StorewatchError
 from storage.health import HealthPolicy, judge
+from storage.json_decode import json_would_differ
 from storage.lock import DatabaseLock, acquire_store_lock, this_host
 from storage.models import (
     RECORDED_STATUSES,
@@ -159,7 +160,6 @@ _json_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure
 # dataclasses, passed through to be refused, as json writes their str()). Such a record is written by json.
 # (An Enum member would be written by its value, not its str(): records decoded from JSON or dumps hold none.)
 _ORJSON_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")  # an exponent is then `0e-` or `0e+`, found at C speed
 
 
 def canonical_json(value: Any) -> str:
@@ -173,10 +173,7 @@ def canonical_json(value: Any) -> str:
         text = orjson.dumps(value, option=_ORJSON_CANONICAL)
     except orjson.JSONEncodeError:
         return _json_canonical(value)
-    if b"null" in text or b"0.0000" in text:  # NaN, infinity or a None; a float below 1e-4 (or such a string)
-        return _json_canonical(value)
-    digits = text.translate(_DIGITS_AS_ZERO)
-    if b"0e-" in digits or b"0e+" in digits:  # a float with an exponent (or a string such as "3e-2")
+    if b"null" in text or json_would_differ(text):  # NaN, infinity or a None; an exponent, a float below 1e-4
         return _json_canonical(value)
     return text.decode()
 

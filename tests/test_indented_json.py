@@ -71,7 +71,7 @@ def test_a_key_json_cannot_write_is_refused():
 
 PLAIN_CASES = [value for value in EDGE_CASES[:9] if value == value and value not in (float("inf"), float("-inf"))] + EDGE_CASES[12:17] + [
     EDGE_CASES[-1], {"lone surrogate": "\ud800"}, {"share": 5e-05, "tiny": 0.0001, "huge": 1.2345678901234568e+17},
-    {"text that looks like a number": ": 1e5 and : 0.00001"}, {1: "int key"},
+    {"text that looks like a number": ": 1e5 and : 0.00001"}, {1: "int key"}, [10.00001, 0.7343, -0.00001, 2e-05],
 ]
 
 
