@@ -172,15 +172,16 @@ def _classify(connection, result: StoreDiff, run_ids: list[int]) -> None:
     was seen before `from` is asked only for those with no version at `from` (the added or returned ones)."""
     from_at, to_at = result.from_at, result.to_at
     columns = (versions.c.model_pk, models.c.model_id, versions.c.content_hash, cast(versions.c.elements, Text).label("elements"))
-    # valid at `to`: opened in the interval and still open after it
+    # valid at `to`: opened in the interval and still open after it; with the keys the writer found changed
+    # from the version before, which are the diff's own when that version is the one valid at `from`
     at_end = connection.execute(
-        select(*columns)
+        select(*columns, versions.c.opened_by_run, cast(versions.c.changed_elements, Text).label("changed_elements"))
         .join(models, models.c.id == versions.c.model_pk)
         .where(versions.c.opened_by_run.in_(run_ids), or_(versions.c.valid_to.is_(None), versions.c.valid_to > to_at))
     ).all()
     # valid at `from`: opened before the interval and closed in it
     at_start = connection.execute(
-        select(*columns)
+        select(*columns, versions.c.closed_by_run)
         .join(models, models.c.id == versions.c.model_pk)
         .where(versions.c.closed_by_run.in_(run_ids), versions.c.valid_from <= from_at)
     ).all()
@@ -191,7 +192,9 @@ def _classify(connection, result: StoreDiff, run_ids: list[int]) -> None:
         if old is None:
             new_at_end.append(row)
         elif old.content_hash != row.content_hash:
-            result.changed.append(ModelChange(row.model_id, element_changes(result.decode(old.elements), result.decode(row.elements))))
+            # the run that closed the old version opened this one: the writer compared the two already
+            keys = orjson.loads(row.changed_elements) if old.closed_by_run == row.opened_by_run else None
+            result.changed.append(ModelChange(row.model_id, element_changes(result.decode(old.elements), result.decode(row.elements), keys)))
     seen = _seen_at_or_before(connection, [row.model_pk for row in new_at_end], from_at)
     for row in new_at_end:
         (result.returned if row.model_pk in seen else result.added).append(row.model_id)
@@ -217,9 +220,10 @@ def _seen_at_or_before(connection, model_pks: list[int], instant: datetime) -> s
     return seen
 
 
-def element_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each element whose value differs between two versions' elements: key -> {old, new}."""
-    return {key: {"old": old.get(key), "new": new.get(key)} for key in changed_keys(old, new)}
+def element_changes(old: dict[str, Any], new: dict[str, Any], keys: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Each element whose value differs between two versions' elements: key -> {old, new}. `keys`: those elements
+    when already known (the writer's `changed_elements` of a version that directly follows the other)."""
+    return {key: {"old": old.get(key), "new": new.get(key)} for key in (changed_keys(old, new) if keys is None else keys)}
 
 
 def changes_by_run(engine: Engine, store: str, since: datetime | None = None, run_id: int | None = None) -> dict[int, Counter]:
