@@ -304,6 +304,26 @@ class Database:
                 connection.execute(text(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)"))
             self.admin.dispose()
 
+    def table_sizes(self) -> dict[str, tuple[int, int, int]]:
+        """PostgreSQL: each table's (heap, TOAST with the free-space and visibility maps, indexes) in bytes; {} on SQLite."""
+        if self.server_url is None:
+            return {}
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    text(
+                        "SELECT tablename, pg_relation_size(quote_ident(tablename)), "
+                        "pg_table_size(quote_ident(tablename)) - pg_relation_size(quote_ident(tablename)), "
+                        "pg_indexes_size(quote_ident(tablename)) FROM pg_tables WHERE schemaname = current_schema()"
+                    )
+                ).all()
+        finally:
+            engine.dispose()
+        return {name: (heap, toast, indexes) for name, heap, toast, indexes in rows}
+
     def state(self) -> tuple[int, int, int]:
         """(bytes, version rows, metric rows) as the database stands."""
         from sqlalchemy import create_engine, func, inspect, select, table, text
@@ -333,6 +353,14 @@ class Database:
         return int(size), versions, metrics
 
 
+def print_table_growth(before: dict[str, tuple[int, int, int]], after: dict[str, tuple[int, int, int]]) -> None:
+    """PostgreSQL: what grew, per table (heap / TOAST / indexes), no VACUUM in between."""
+    for name in sorted(after):
+        grown = [new - old for new, old in zip(after[name], before.get(name, (0, 0, 0)))]
+        if any(abs(part) >= 100_000 for part in grown):
+            print(f"    {name}: heap +{grown[0] / 1e6:.2f} MB, TOAST +{grown[1] / 1e6:.2f} MB, indexes +{grown[2] / 1e6:.2f} MB", flush=True)
+
+
 def megabytes(count: int) -> str:
     return f"{count / 1e6:,.0f} MB"
 
@@ -341,7 +369,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=1_000_000, help="models listed on day 1 (default 1,000,000)")
     parser.add_argument("--dir", type=Path, help="work directory (default: a temporary one, removed afterwards)")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (replays and database)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (replays and database; a PostgreSQL database too)")
     parser.add_argument("--database-url", help="a PostgreSQL server URL: the benchmark creates (and drops) its own database there")
     parser.add_argument("--skip-generate", action="store_true", help="reuse the replays already in --dir")
     args = parser.parse_args()
@@ -366,7 +394,7 @@ def main() -> None:
         first_size = None
         for number, directory in enumerate(days, 1):
             models = json.loads((directory / "SNAPSHOT.json").read_text())["models"]
-            before = database.state()
+            before, tables_before = database.state(), database.table_sizes()
             run = run_measured(["crawl", "huggingface", "--replay", str(directory), "--db", database.url], postgres_database=database.name)
             after = database.state()
             growth = after[0] - before[0]
@@ -380,6 +408,7 @@ def main() -> None:
                 flush=True,
             )
             print(f"    {run.output.strip()}", flush=True)
+            print_table_growth(tables_before, database.table_sizes())
         diff = run_measured(["diff", "huggingface", "--from", "run:1", "--to", "run:2", "--format", "json", "--db", database.url], stdout=subprocess.DEVNULL, postgres_database=database.name)
         print(f"diff day 1 -> day 2: {diff.seconds:.2f} s ({diff.cpu_seconds:.2f} s CPU{postgres_cpu(diff)}), peak RSS {megabytes(diff.crawl_rss)}")
         help_text = run_measured(["models", "--help"]).output
@@ -387,7 +416,10 @@ def main() -> None:
         listing = run_measured(["models", "huggingface", "--format", output_format, "--db", database.url], stdout=subprocess.DEVNULL, postgres_database=database.name)
         print(f"models --format {output_format}: {listing.seconds:.1f} s ({listing.cpu_seconds:.1f} s CPU{postgres_cpu(listing)}), peak RSS {megabytes(listing.crawl_rss)}")
     finally:
-        database.drop()
+        if not args.keep:
+            database.drop()
+        else:
+            print(f"kept: {database.url}")
         if not args.keep and args.dir is None:
             shutil.rmtree(work, ignore_errors=True)
 

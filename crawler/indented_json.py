@@ -12,6 +12,10 @@ from __future__ import annotations
 from json.encoder import encode_basestring
 from typing import Any
 
+import orjson
+
+from storage.json_decode import json_would_differ
+
 INDENT = "  "
 _CONSTANTS = {None: "null", True: "true", False: "false"}
 
@@ -21,6 +25,22 @@ def indented_json(value: Any) -> str:
     parts: list[str] = []
     _encode(value, parts, "\n")
     return "".join(parts)
+
+
+def indented_plain_json(value: Any) -> str:
+    """What indented_json(value) writes, about ten times faster, for a value made of JSON's own types (dict,
+    list, str, int, float, bool, None: decoded JSON) holding no NaN or infinity (orjson writes them as null).
+
+    orjson writes the same indentation, separators and string escapes as json; where it would write a number
+    in another form, or cannot write the value (an integer beyond 64 bits, a lone surrogate, a key that is not a
+    string), indented_json writes it."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    except orjson.JSONEncodeError:
+        return indented_json(value)
+    if json_would_differ(text):
+        return indented_json(value)
+    return text.decode()
 
 
 def _float(value: float) -> str:

@@ -40,6 +40,8 @@ REPLAY_SETTINGS = {
     # A recorded 429 still pauses and retries (crawler/backoff.py), but the window the host asked to wait for
     # (the Hub's RateLimit `t`, minutes) has no meaning for recorded answers: a replay waits at most this.
     "STOREWATCH_BACKOFF_MAX_SECONDS": 0.05,
+    # Nor does a replay spread its requests over the recorded RateLimit windows (crawler/backoff.py).
+    "STOREWATCH_RATELIMIT_PACING": False,
     # Only what a replay needs: a replayed file is never redirected, compressed, proxied, cookie-laden or
     # timed out, the replay server reads no headers, and no storewatch spider limits its domains or looks
     # for start requests; every middleware costs a little on every request. Download statistics stay: a run
@@ -113,6 +115,7 @@ STOREWATCH_ARCHIVE_CAPTURES = []  # a replay of a backfill's web archive: record
 STOREWATCH_BACKOFF_SECONDS = 60.0
 STOREWATCH_BACKOFF_RETRIES = 5
 STOREWATCH_BACKOFF_MAX_SECONDS = 900.0
+STOREWATCH_RATELIMIT_PACING = True  # a host's RateLimit header spreads the requests over its window (crawler/backoff.py)
 # Crawl statistics kept with each run (crawl_runs.stats), by key prefix: enough to see what a run did,
 # small enough that an unchanged re-crawl adds well under 1 KB.
 STOREWATCH_KEPT_STATS = [
@@ -140,6 +143,7 @@ STOREWATCH_KEPT_STATS = [
     "storewatch/rendered_pages",
     "storewatch/delisted",
     "storewatch/backoff_",
+    "storewatch/ratelimit_paced_",
     "storewatch/listing_",
     "storewatch/duplicate_ids",
     "storewatch/model_failures",

@@ -9,7 +9,7 @@ runs, so pages would skip or repeat models; `createdAt` does not move, so the wh
 date. A model listed twice anyway (drift: a model moving across the cursor shows again on the next page) is counted
 (`storewatch/duplicate_ids`) and kept once; the spider remembers the ids of the page before only, as the ids of
 two million models would cost it 140 MB. A repeat further apart reaches the writer, which keeps the first and
-counts the rest as duplicates.
+counts the rest as duplicates (spiders/listing_guard.py).
 
 Every page is one ModelBatch item. A page that is not a JSON list is not the listing (a suspect run); an
 entry without an id leaves a model nobody can name (a partial run: nothing removed); an entry whose fields
@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 from crawler.accounting import MalformedListing, UnreadablePage, note_failure
 from crawler.items import ModelBatch, ModelRecord, UnreadableModel
 from spiders.base import StoreConfig, StoreSpider
+from spiders.listing_guard import ListingGuard
 from spiders.pages import readable_json
 
 LISTING_URL = "https://huggingface.co/api/models"
@@ -236,8 +237,7 @@ class HuggingfaceSpider(StoreSpider):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.previous_page_ids: set[str] = set()
-        self.pages: set[str] = set()
+        self.guard = ListingGuard("storewatch/duplicate_ids", remembered_pages=1)
         self.listed = 0
 
     @property
@@ -248,7 +248,7 @@ class HuggingfaceSpider(StoreSpider):
     async def start(self):
         self.scope = self.settings.getdict("STOREWATCH_SCOPE")
         first = listing_url(self.scope)
-        self.pages.add(first)
+        self.guard.follow(first, self.crawler.stats)
         yield self.listing_request(first, self.parse_listing)
 
     def parse_listing(self, response):
@@ -264,30 +264,24 @@ class HuggingfaceSpider(StoreSpider):
         following = next_page(response.headers.get("Link", b"").decode("latin-1"))
         if following is None or (cap and self.listed >= cap):
             return
-        if following in self.pages:  # the cursor led back: what follows is unknown, so nothing is removed
-            note_failure(self.crawler.stats, "listing", f"the listing's next page repeats an earlier one: {following}")
-            return
-        self.pages.add(following)
-        yield self.listing_request(following, self.parse_listing)
+        if self.guard.follow(following, self.crawler.stats):
+            yield self.listing_request(following, self.parse_listing)
 
     def page_records(self, entries: list[Any]) -> list[ModelRecord | UnreadableModel]:
         stats = self.crawler.stats
         records: list[ModelRecord | UnreadableModel] = []
-        page_ids: set[str] = set()
+        self.guard.new_page()
         for entry in entries:
             model_id = entry.get("id") if isinstance(entry, dict) else None
             if not isinstance(model_id, str) or not model_id:
                 note_failure(stats, "listing", f"a listing entry names no model id: {str(entry)[:100]}")
                 continue
-            if model_id in page_ids or model_id in self.previous_page_ids:
-                stats.inc_value("storewatch/duplicate_ids")
+            if not self.guard.first_listing(model_id, stats):
                 continue
-            page_ids.add(model_id)
             try:
                 records.append(extract_record(entry))
             except (UnreadablePage, AttributeError, KeyError, TypeError, ValueError) as error:
                 message = f"{model_id}: {error}" if isinstance(error, UnreadablePage) else f"{model_id}: unreadable entry ({type(error).__name__}: {error})"
                 note_failure(stats, "model", message)
                 records.append(UnreadableModel(model_id, message))
-        self.previous_page_ids = page_ids
         return records

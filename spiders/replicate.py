@@ -23,6 +23,7 @@ from typing import Any
 from crawler.accounting import MalformedListing, UnreadablePage, note_failure
 from crawler.items import ModelBatch, ModelRecord, UnreadableModel
 from spiders.base import StoreConfig, StoreSpider
+from spiders.listing_guard import ListingGuard
 from spiders.pages import readable_json
 
 LISTING_URL = "https://api.replicate.com/v1/models"
@@ -164,32 +165,29 @@ class ReplicateSpider(StoreSpider):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.seen: set[str] = set()
-        self.pages: set[str] = set()  # `next` URLs followed: Scrapy's duplicate filter would drop a repeat silently
+        # every id listed (a store of thousands) and every page followed: Scrapy's duplicate filter would drop a
+        # repeated `next` silently
+        self.guard = ListingGuard(LISTING_REPEATS)
 
     async def start(self):
+        self.guard.follow(LISTING_URL, self.crawler.stats)
         yield self.listing_request(LISTING_URL, self.parse_listing)
 
     def parse_listing(self, response):
         results, following = listing_page(readable_json(response, MalformedListing))
         batch = ModelBatch()
         unnamed = 0
+        self.guard.new_page()
         for api_record in results:
             identity = model_id(api_record)
             if identity is None:
                 unnamed += 1
-            elif identity in self.seen:
-                self.crawler.stats.inc_value(LISTING_REPEATS)
-            else:
-                self.seen.add(identity)
+            elif self.guard.first_listing(identity, self.crawler.stats):
                 batch.records.append(self.record(api_record, identity))
         if unnamed:
             note_failure(self.crawler.stats, "listing", f"{unnamed} results on {response.url} name no owner and name: nothing removed")
         yield batch
-        if following in self.pages:  # the cursor led back: what follows is unknown, so nothing is removed
-            note_failure(self.crawler.stats, "listing", f"the listing's next page repeats an earlier one: {following}")
-        elif following:
-            self.pages.add(following)
+        if following and self.guard.follow(following, self.crawler.stats):
             yield self.listing_request(following, self.parse_listing)
 
     def record(self, api_record: dict[str, Any], identity: str) -> ModelRecord | UnreadableModel:

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Text, and_, cast, exists, or_, select
+import orjson
+from sqlalchemy import Engine, Text, cast, or_, select
 
 from storage.collector import cycle_collector_paused
 from storage.coverage import Coverage, coverage_at
@@ -64,6 +65,17 @@ class StoreDiff:
     coverage_from: Coverage | None = None
     coverage_to: Coverage | None = None
     runs: list[dict[str, Any]] = field(default_factory=list)
+    # Every stored record it decoded was plain JSON (no NaN, no infinity, no integer beyond 64 bits): what
+    # decides whether its JSON can be written by orjson (crawler/indented_json.py).
+    plain_numbers: bool = True
+
+    def decode(self, text: str) -> Any:
+        """A stored record's elements; one that only json reads (NaN, huge integers) clears `plain_numbers`."""
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            self.plain_numbers = False
+            return decode_json(text)
 
     def element_changes(self) -> Counter:
         """How many changed models changed each element."""
@@ -156,38 +168,62 @@ def _classify(connection, result: StoreDiff, run_ids: list[int]) -> None:
     """Read the versions the interval's runs closed (state at `from`) and opened (state at `to`), and compare.
 
     Elements come as the JSON text stored and are decoded only for a model that changed: an added, returned
-    or removed model needs no more than its id, and most of a big diff's rows are such models."""
+    or removed model needs no more than its id, and most of a big diff's rows are such models. Whether a model
+    was seen before `from` is asked only for those with no version at `from` (the added or returned ones)."""
     from_at, to_at = result.from_at, result.to_at
     columns = (versions.c.model_pk, models.c.model_id, versions.c.content_hash, cast(versions.c.elements, Text).label("elements"))
-    earlier = versions.alias("earlier")
-    # valid at `to`: opened in the interval and still open after it
+    # valid at `to`: opened in the interval and still open after it; with the keys the writer found changed
+    # from the version before, which are the diff's own when that version is the one valid at `from`
     at_end = connection.execute(
-        select(*columns, exists().where(and_(earlier.c.model_pk == versions.c.model_pk, earlier.c.valid_from <= from_at)).label("seen_before"))
+        select(*columns, versions.c.opened_by_run, cast(versions.c.changed_elements, Text).label("changed_elements"))
         .join(models, models.c.id == versions.c.model_pk)
         .where(versions.c.opened_by_run.in_(run_ids), or_(versions.c.valid_to.is_(None), versions.c.valid_to > to_at))
     ).all()
     # valid at `from`: opened before the interval and closed in it
     at_start = connection.execute(
-        select(*columns)
+        select(*columns, versions.c.closed_by_run)
         .join(models, models.c.id == versions.c.model_pk)
         .where(versions.c.closed_by_run.in_(run_ids), versions.c.valid_from <= from_at)
     ).all()
     before = {row.model_pk: row for row in at_start}
+    new_at_end = []
     for row in at_end:
         old = before.pop(row.model_pk, None)
         if old is None:
-            (result.returned if row.seen_before else result.added).append(row.model_id)
+            new_at_end.append(row)
         elif old.content_hash != row.content_hash:
-            result.changed.append(ModelChange(row.model_id, element_changes(decode_json(old.elements), decode_json(row.elements))))
+            # the run that closed the old version opened this one: the writer compared the two already
+            keys = orjson.loads(row.changed_elements) if old.closed_by_run == row.opened_by_run else None
+            result.changed.append(ModelChange(row.model_id, element_changes(result.decode(old.elements), result.decode(row.elements), keys)))
+    seen = _seen_at_or_before(connection, [row.model_pk for row in new_at_end], from_at)
+    for row in new_at_end:
+        (result.returned if row.model_pk in seen else result.added).append(row.model_id)
     result.removed = [row.model_id for row in before.values()]
     for ids in (result.added, result.removed, result.returned):
         ids.sort()
     result.changed.sort(key=lambda change: change.model_id)
 
 
-def element_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each element whose value differs between two versions' elements: key -> {old, new}."""
-    return {key: {"old": old.get(key), "new": new.get(key)} for key in changed_keys(old, new)}
+SEEN_CHUNK = 500  # model keys a query asks about at once (SQLite allows 32,766 parameters, PostgreSQL 65,535)
+
+
+def _seen_at_or_before(connection, model_pks: list[int], instant: datetime) -> set[int]:
+    """Which of the models had a version starting at or before `instant` (through the (model_pk, valid_from) index)."""
+    seen: set[int] = set()
+    for start in range(0, len(model_pks), SEEN_CHUNK):
+        chunk = model_pks[start : start + SEEN_CHUNK]
+        seen.update(
+            connection.execute(
+                select(versions.c.model_pk).where(versions.c.model_pk.in_(chunk), versions.c.valid_from <= instant).distinct()
+            ).scalars()
+        )
+    return seen
+
+
+def element_changes(old: dict[str, Any], new: dict[str, Any], keys: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Each element whose value differs between two versions' elements: key -> {old, new}. `keys`: those elements
+    when already known (the writer's `changed_elements` of a version that directly follows the other)."""
+    return {key: {"old": old.get(key), "new": new.get(key)} for key in (changed_keys(old, new) if keys is None else keys)}
 
 
 def changes_by_run(engine: Engine, store: str, since: datetime | None = None, run_id: int | None = None) -> dict[int, Counter]:

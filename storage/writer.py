@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     Column,
@@ -72,6 +73,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from storage.errors import StorewatchError
 from storage.health import HealthPolicy, judge
+from storage.json_decode import json_would_differ
 from storage.lock import DatabaseLock, acquire_store_lock, this_host
 from storage.models import (
     RECORDED_STATUSES,
@@ -138,7 +140,7 @@ MOVED = Table(
     prefixes=["TEMPORARY"],
 )
 TEMPORARY_TABLES = (STAGED, CHANGED, MOVED)
-CHANGED_CHUNK = 2000  # changed models decoded and written at a time
+CHANGED_CHUNK = 2000  # changed, removed or accepted models decoded and written at a time
 
 runs = CrawlRun.__table__
 models = Model.__table__
@@ -151,7 +153,29 @@ latest_metrics = LatestMetric.__table__
 
 
 # One encoder for every call: json.dumps with these options would build a new JSONEncoder each time.
-canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+_json_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+# orjson writes the same bytes as that encoder (sorted keys, compact, UTF-8, the same string escapes) except: a
+# float json writes with an exponent (json `1e-05`, orjson `0.00001` or `1e-5`), NaN and infinity (orjson: null),
+# and what orjson refuses (integers beyond 64 bits, lone surrogates, keys that are not strings; datetimes and
+# dataclasses, passed through to be refused, as json writes their str()). Such a record is written by json.
+# (An Enum member would be written by its value, not its str(): records decoded from JSON or dumps hold none.)
+_ORJSON_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def canonical_json(value: Any) -> str:
+    """`value` as canonical JSON: keys sorted, no spaces, non-ASCII as it is, an unknown type as its str() --
+    what json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str) writes, byte for byte
+    (stored hashes depend on it: tests/test_record_hash_pins.py), through orjson when that gives the same bytes.
+
+    A `null` sends the value to json: a normalised record has none (normalise drops None), so one can only be
+    orjson's NaN or infinity -- or a None in a record that was not normalised, which json writes the same."""
+    try:
+        text = orjson.dumps(value, option=_ORJSON_CANONICAL)
+    except orjson.JSONEncodeError:
+        return _json_canonical(value)
+    if b"null" in text or json_would_differ(text):  # NaN, infinity or a None; an exponent, a float below 1e-4
+        return _json_canonical(value)
+    return text.decode()
 
 
 @lru_cache(maxsize=4096)
@@ -607,29 +631,22 @@ class SnapshotWriter:
 
     def _changed_chunks(self) -> Iterator[list]:
         """The changed models with their new record and open version, CHANGED_CHUNK at a time."""
-        last = 0
-        while True:
-            chunk = self._connection.execute(
-                select(
-                    CHANGED.c.seq,
-                    CHANGED.c.model_pk,
-                    CHANGED.c.open_version,
-                    STAGED.c.content_hash,
-                    STAGED.c.elements,
-                    STAGED.c.raw,
-                    versions.c.elements.label("open_elements"),
-                )
-                .select_from(CHANGED)
-                .join(STAGED, STAGED.c.model_key == CHANGED.c.model_key)
-                .outerjoin(versions, versions.c.id == CHANGED.c.open_version)
-                .where(CHANGED.c.seq > last)
-                .order_by(CHANGED.c.seq)
-                .limit(CHANGED_CHUNK)
-            ).all()
-            if not chunk:
-                return
-            yield chunk
-            last = chunk[-1].seq
+        return keyset_chunks(
+            self._connection,
+            select(
+                CHANGED.c.seq,
+                CHANGED.c.model_pk,
+                CHANGED.c.open_version,
+                STAGED.c.content_hash,
+                STAGED.c.elements,
+                STAGED.c.raw,
+                versions.c.elements.label("open_elements"),
+            )
+            .select_from(CHANGED)
+            .join(STAGED, STAGED.c.model_key == CHANGED.c.model_key)
+            .outerjoin(versions, versions.c.id == CHANGED.c.open_version),
+            CHANGED.c.seq,
+        )
 
     def _version_row(self, model_pk: int, kind: str, changed: list[str], content_hash: str, elements: dict, raw: dict) -> dict[str, Any]:
         return {
@@ -668,15 +685,18 @@ class SnapshotWriter:
             )
         )
         store_absences = absences.join(models, models.c.id == absences.c.model_pk)
-        confirmed = connection.execute(
+        confirmed = (
             select(absences.c.model_pk, versions.c.id, versions.c.elements, absences.c.first_absent_run.label("first_run"), runs.c.observed_at.label("first_at"))
             .select_from(store_absences.join(runs, runs.c.id == absences.c.first_absent_run))
             .join(versions, and_(versions.c.model_pk == absences.c.model_pk, versions.c.valid_to.is_(None)))
             .where(models.c.store == self.store, absences.c.runs >= needed)
-        ).all()
-        closed_now = self._close_removed(confirmed, summary)
+        )
+        closed_now, closed_keys = 0, Counter()
+        for chunk in keyset_chunks(connection, confirmed, absences.c.model_pk):  # a confirmed drop can be most of a store
+            closed, keys = self._close_removed(chunk, summary)
+            closed_now, closed_keys = closed_now + closed, closed_keys + keys
         summary.absent = connection.execute(select(func.count()).select_from(store_absences).where(models.c.store == self.store)).scalar_one()
-        return closed_now
+        return closed_now, closed_keys
 
     def _close_removed(self, removed, summary: RunSummary) -> tuple[int, Counter]:
         """Close the versions of removed models, each as of the run it was first missing from (`first_run`,
@@ -714,32 +734,36 @@ class SnapshotWriter:
             .join(runs, runs.c.id == absences.c.first_absent_run)
             .subquery()
         )
+        held_rows = (
+            select(
+                held.c.model_pk, held.c.content_hash, held.c.elements.label("new_elements"), held.c.raw,
+                versions.c.id, versions.c.elements, versions.c.content_hash.label("open_hash"),
+                func.coalesce(first_absence.c.first_absent_run, self.run_id).label("first_run"),
+                func.coalesce(first_absence.c.observed_at, literal(self.observed_at, runs.c.observed_at.type)).label("first_at"),
+            )
+            .join(versions, and_(versions.c.model_pk == held.c.model_pk, versions.c.valid_to.is_(None)))
+            .outerjoin(first_absence, first_absence.c.model_pk == held.c.model_pk)
+            .where(held.c.run_id == self.run_id)
+        )
         try:
             with self._connection.begin():
-                rows = self._connection.execute(
-                    select(
-                        held.c.model_pk, held.c.content_hash, held.c.elements.label("new_elements"), held.c.raw,
-                        versions.c.id, versions.c.elements, versions.c.content_hash.label("open_hash"),
-                        func.coalesce(first_absence.c.first_absent_run, self.run_id).label("first_run"),
-                        func.coalesce(first_absence.c.observed_at, literal(self.observed_at, runs.c.observed_at.type)).label("first_at"),
-                    )
-                    .join(versions, and_(versions.c.model_pk == held.c.model_pk, versions.c.valid_to.is_(None)))
-                    .outerjoin(first_absence, first_absence.c.model_pk == held.c.model_pk)
-                    .where(held.c.run_id == self.run_id)
-                ).all()
-                changed = [row for row in rows if row.content_hash is not None and row.content_hash != row.open_hash]
-                self._close_versions([row.id for row in changed], at=self.observed_at, by_run=self.run_id)
-                removed, removed_keys = self._close_removed([row for row in rows if row.content_hash is None], summary)
-                closed, closed_keys = len(changed) + removed, element_key_counts(row.elements for row in changed) + removed_keys
-                opened_keys = element_key_counts(row.new_elements for row in changed)
-                if changed:
-                    self._connection.execute(
-                        insert(versions),
-                        [self._version_row(row.model_pk, "changed", changed_keys(row.elements, row.new_elements), row.content_hash, row.new_elements, row.raw) for row in changed],
-                    )
-                summary.changed = len(changed)
-                if changed or closed:
-                    self._record_coverage(len(changed), opened_keys, closed, closed_keys)
+                closed, opened_keys, closed_keys = 0, Counter(), Counter()
+                # a suspect run can hold most of a store: its held rows are applied a chunk at a time
+                for rows in keyset_chunks(self._connection, held_rows, held.c.model_pk):
+                    changed = [row for row in rows if row.content_hash is not None and row.content_hash != row.open_hash]
+                    self._close_versions([row.id for row in changed], at=self.observed_at, by_run=self.run_id)
+                    removed, removed_keys = self._close_removed([row for row in rows if row.content_hash is None], summary)
+                    closed += len(changed) + removed
+                    closed_keys += element_key_counts(row.elements for row in changed) + removed_keys
+                    opened_keys += element_key_counts(row.new_elements for row in changed)
+                    if changed:
+                        self._connection.execute(
+                            insert(versions),
+                            [self._version_row(row.model_pk, "changed", changed_keys(row.elements, row.new_elements), row.content_hash, row.new_elements, row.raw) for row in changed],
+                        )
+                    summary.changed += len(changed)
+                if summary.changed or closed:
+                    self._record_coverage(summary.changed, opened_keys, closed, closed_keys)
                 self._connection.execute(held.delete().where(held.c.run_id == self.run_id))
                 summary.error_summary = f"accepted {isoformat(utcnow())}; " + (run["error_summary"] or "")
                 self._connection.execute(
@@ -855,6 +879,20 @@ class SnapshotWriter:
             .limit(1)
         ).scalar_one()
         return changed_keys(last, elements)
+
+
+def keyset_chunks(connection: Connection, query, key) -> Iterator[list]:
+    """`query`'s rows in the order of `key` (a column unique among them, selected by `query` under its own name),
+    CHANGED_CHUNK at a time: each chunk starts after the last key of the one before, so rows the caller updates
+    or deletes as it goes are neither skipped nor read twice, and never all are held at once."""
+    last = None
+    while True:
+        page = query if last is None else query.where(key > last)
+        chunk = connection.execute(page.order_by(key).limit(CHANGED_CHUNK)).all()
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1]._mapping[key.name]
 
 
 def element_key_counts(records) -> Counter:

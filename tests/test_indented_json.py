@@ -1,4 +1,5 @@
-"""indented_json writes exactly what json.dumps(indent=2, ensure_ascii=False, default=str) writes."""
+"""indented_json writes exactly what json.dumps(indent=2, ensure_ascii=False, default=str) writes; so does
+indented_plain_json (orjson) for values made of JSON's own types without NaN or infinity, as `diff --format json` writes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from crawler.indented_json import indented_json
+from crawler.indented_json import indented_json, indented_plain_json
 
 
 def reference(value):
@@ -66,3 +67,22 @@ def test_random_nested_values_are_written_as_json_writes_them():
 def test_a_key_json_cannot_write_is_refused():
     with pytest.raises(TypeError):
         indented_json({(1, 2): "tuple key"})
+
+
+PLAIN_CASES = [value for value in EDGE_CASES[:9] if value == value and value not in (float("inf"), float("-inf"))] + EDGE_CASES[12:17] + [
+    EDGE_CASES[-1], {"lone surrogate": "\ud800"}, {"share": 5e-05, "tiny": 0.0001, "huge": 1.2345678901234568e+17},
+    {"text that looks like a number": ": 1e5 and : 0.00001"}, {1: "int key"}, [10.00001, 0.7343, -0.00001, 2e-05],
+]
+
+
+@pytest.mark.parametrize("value", PLAIN_CASES, ids=range(len(PLAIN_CASES)))
+def test_plain_values_are_written_by_orjson_as_json_writes_them(value):
+    assert indented_plain_json(value) == reference(value)
+
+
+def test_random_plain_values_are_written_as_json_writes_them():
+    rng = random.Random(12)
+    for _ in range(2000):
+        value = random_value(rng, 0)
+        if "NaN" not in reference(value):
+            assert indented_plain_json(value) == reference(value)

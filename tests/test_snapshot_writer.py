@@ -8,9 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from storage import queries
+from storage import writer as writer_module
+from storage.coverage import coverage_at
 from storage.errors import StorewatchError
+from storage.health import HealthPolicy
 from storage.models import ModelVersion
-from storage.writer import SnapshotWriter
+from storage.writer import SnapshotWriter, accept_run
 
 
 def day(text: str) -> datetime:
@@ -142,3 +145,25 @@ def test_writes_grow_with_changes_not_store_size(engine):
     summary = record(store, engine, "2020-02-01")
     assert (summary.changed, summary.removed) == (1, 1)
     assert version_rows(engine) == before + 1
+
+
+def test_accepted_and_confirmed_removals_are_applied_in_chunks_all_of_them(engine, monkeypatch):
+    """A suspect run can hold most of a store, and a confirmed drop can remove most of it: both are read and
+    applied a chunk at a time (here 2 models), and every held change and removal lands, with the coverage."""
+    monkeypatch.setattr(writer_module, "CHANGED_CHUNK", 2)
+    store = {name: {"name": name, "license": "MIT"} for name in "abcdefg"}
+    record(store, engine, "2020-01-01")
+    held = record({**{name: {"name": name} for name in "abc"}, "f": store["f"], "g": store["g"]}, engine, "2020-02-01", status="suspect")
+    assert (held.changed, held.removed) == (0, 0)
+    accepted = accept_run(engine, held.run_id)
+    assert (accepted.changed, accepted.removed) == (3, 2)
+    assert ids_as_of(engine, "2020-02-15") == set("abcfg")
+    assert coverage_at(engine, "teststore").models == 5 and coverage_at(engine, "teststore").elements == {"license": 2, "name": 5}
+    # removals confirmed by the second of two complete runs, dated at the first: four models, two chunks
+    policy = HealthPolicy(confirm_removals=2, max_drop=1.0)
+    first_absent = record({"a": {"name": "a"}}, engine, "2020-03-01", policy=policy)
+    assert (first_absent.removed, first_absent.absent) == (0, 4)
+    confirmed = record({"a": {"name": "a"}, "h": {"name": "h"}}, engine, "2020-04-01", policy=policy)
+    assert (confirmed.removed, confirmed.absent) == (0, 0)  # removed as of 2020-03-01, counted there
+    assert ids_as_of(engine, "2020-03-15") == {"a"} and ids_as_of(engine, "2020-04-15") == {"a", "h"}
+    assert coverage_at(engine, "teststore").models == 2

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 from scrapy import Request
+from scrapy.http import Response
 
 from conftest import cli_json, run_cli, snapshot_dir
 from crawler.accounting import UnreadablePage
-from crawler.backoff import asked_wait, backoff_delay
+from crawler.backoff import BackoffMiddleware, asked_wait, backoff_delay
 from crawler.middlewares import StoreAuthMiddleware
 from crawler.replay_server import ReplayHandler
-from spiders.huggingface import STORE, extract_record, listing_url, next_page
+from spiders.huggingface import LISTING_URL, STORE, HuggingfaceSpider, extract_record, listing_url, next_page
 
 RECORDS = Path(__file__).parent / "data" / "huggingface"
 
@@ -209,3 +211,26 @@ def test_a_repeat_on_the_next_page_is_counted_a_repeat_further_on_is_left_to_the
     listed = [[record.model_id for record in spider.page_records(page(*ids))] for ids in (("a/x", "a/y", "a/x"), ("a/y", "a/z"), ("a/w",), ("a/x",))]
     assert listed == [["a/x", "a/y"], ["a/z"], ["a/w"], ["a/x"]]
     assert crawler.stats.get_value("storewatch/duplicate_ids") == 2
+
+
+def test_a_nearly_used_up_rate_limit_window_paces_the_crawl_before_any_429():
+    from types import SimpleNamespace
+
+    from scrapy.utils.test import get_crawler
+
+    crawler = get_crawler(HuggingfaceSpider)
+    assert "crawler.backoff.BackoffMiddleware" in crawler.settings.getdict("DOWNLOADER_MIDDLEWARES")
+    paused = []
+    crawler.engine = SimpleNamespace(pause=lambda: paused.append("pause"), unpause=lambda: paused.append("go on"))
+    middleware = BackoffMiddleware.from_crawler(crawler)  # the Hub's delay: 0.75 s a request
+
+    def answer(ratelimit):
+        page = Response(LISTING_URL, status=200, headers={"RateLimit": ratelimit}, body=b"[]")
+        return asyncio.run(middleware.process_response(Request(LISTING_URL), page))
+
+    assert answer('"api";r=400;t=300') is not None and paused == []  # 400 requests in 300 s: the delay is enough
+    answer('"api";r=0;t=1')  # none left: wait for the window to reset rather than be refused
+    answer('"api";r=1;t=1')  # one left for a second: 0.25 s more than the delay
+    assert paused == ["pause", "go on"] * 2
+    assert crawler.stats.get_value("storewatch/ratelimit_paced_count") == 2
+    assert crawler.stats.get_value("storewatch/ratelimit_paced_seconds") == 1.25

@@ -8,6 +8,7 @@ import re
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import text
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 from scrapy.utils.test import get_crawler
@@ -171,8 +172,14 @@ def test_a_429_pauses_the_crawl_for_its_retry_after_then_asks_again():
 def test_replayed_listing_records_complete_runs_and_the_diff_between_them(db_url):
     token = {"REPLICATE_API_TOKEN": "r8_dummy"}
     first, second = snapshot_dir("replicate", "2023-10-04"), snapshot_dir("replicate", "2023-11-07")
-    run_cli("crawl", "replicate", "--replay", str(first), "--replay", str(second), db=db_url, env=token)
+    printed = run_cli("crawl", "replicate", "--replay", str(first), "--replay", str(second), db=db_url, env=token).stdout
     recorded = cli_json("runs", "--store", "replicate", db=db_url)
+    # each run's line says how many run counts it recorded (all new on the first date; those that moved on the second)
+    with open_database(db_url).connect() as connection:
+        counted = dict(connection.execute(text("SELECT run_id, count(*) FROM model_metrics GROUP BY run_id")).all())
+    lines = [line for line in printed.splitlines() if line.startswith("replicate ")]
+    assert counted[recorded[0]["id"]] == len(listed_ids("2023-10-04"))
+    assert [line.endswith(f"  {counted[run['id']]} counter values recorded") for run, line in zip(recorded, lines)] == [True, True]
     old, new = listed_ids("2023-10-04"), listed_ids("2023-11-07")
     assert [(run["status"], run["models_seen"]) for run in recorded] == [("complete", len(old)), ("complete", len(new))]
     assert recorded[1]["stats"]["downloader/request_count"] == 2  # the first page and its cursor page

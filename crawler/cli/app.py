@@ -3,47 +3,76 @@
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 
 import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer bundles click from 0.29 on
 
-from crawler.cli import accept, admin, archive, backfill, crawl, demo, diff, dump, export, query, reextract, report, serve, service
 from crawler.cli.common import print_line, stderr
 from storage.errors import StorewatchError
 
-app = typer.Typer(
-    name="storewatch",
-    help="Track machine-learning model stores over time: crawl, keep every snapshot, see what changed.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    rich_markup_mode=None,
+# Each command: (name, module in crawler/cli, function), in the order `storewatch --help` lists them. A command's
+# module is imported only when it runs (all of them for the list): `diff` need not load the crawler, the
+# scheduler or the report's templates, a fifth of its start-up.
+COMMANDS = (
+    ("crawl", "crawl", "crawl"),
+    ("backfill", "backfill", "backfill"),
+    ("reextract", "reextract", "reextract"),
+    ("import", "dump", "import_dump"),
+    ("runs", "query", "runs"),
+    ("accept", "accept", "accept"),
+    ("models", "query", "models"),
+    ("history", "query", "history"),
+    ("metrics", "query", "metrics"),
+    ("stores", "query", "stores"),
+    ("export", "export", "export"),
+    ("diff", "diff", "diff"),
+    ("compare", "diff", "compare"),
+    ("report", "report", "report"),
+    ("demo", "demo", "demo"),
+    ("schedule", "service", "schedule"),
+    ("status", "service", "status"),
+    ("serve", "serve", "serve"),
 )
-app.command()(crawl.crawl)
-app.command()(backfill.backfill)
-app.command()(reextract.reextract)
-app.command("import")(dump.import_dump)
-app.command()(query.runs)
-app.command()(accept.accept)
-app.command()(query.models)
-app.command()(query.history)
-app.command()(query.metrics)
-app.command()(query.stores)
-app.command()(export.export)
-app.command()(diff.diff)
-app.command()(diff.compare)
-app.command()(report.report)
-app.command()(demo.demo)
-app.command()(service.schedule)
-app.command()(service.status)
-app.command()(serve.serve)
-app.add_typer(admin.db_app, name="db")
-app.add_typer(admin.replay_app, name="replay")
-app.add_typer(archive.archive_app, name="archive")
+GROUPS = (("db", "admin", "db_app"), ("replay", "admin", "replay_app"), ("archive", "archive", "archive_app"))
+
+
+def build_app(command: str | None = None) -> typer.Typer:
+    """The storewatch command with every command registered, or only `command` when it names one."""
+    app = typer.Typer(
+        name="storewatch",
+        help="Track machine-learning model stores over time: crawl, keep every snapshot, see what changed.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        rich_markup_mode=None,
+    )
+    known = {name for name, _, _ in COMMANDS + GROUPS}
+    wanted = command if command in known else None
+    if wanted:  # one command registered: still a group, so that its name is read as the command's
+        app.callback()(_no_options)
+    for name, module, function in COMMANDS:
+        if wanted in (None, name):
+            app.command(name)(getattr(import_module(f"crawler.cli.{module}"), function))
+    for name, module, group in GROUPS:
+        if wanted in (None, name):
+            app.add_typer(getattr(import_module(f"crawler.cli.{module}"), group), name=name)
+    return app
+
+
+def _no_options() -> None:
+    """Track machine-learning model stores over time: crawl, keep every snapshot, see what changed."""
+
+
+def __getattr__(name: str):
+    if name == "app":  # the whole command, for whoever inspects it (tests/test_cli.py)
+        return build_app()
+    raise AttributeError(name)
 
 
 def main() -> None:
     try:
+        app = build_app(sys.argv[1] if len(sys.argv) > 1 else None)
         status = app(prog_name="storewatch", standalone_mode=False)
     except StorewatchError as error:
         fail(str(error))

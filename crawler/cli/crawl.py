@@ -140,10 +140,12 @@ def print_summary(summary: dict) -> None:
     """One line per run: when, how it ended, what changed."""
     colour = {"complete": "green", "partial": "yellow", "suspect": "magenta", "failed": "red"}.get(summary["status"], "white")
     absent = f"  ?{summary['absent']} absent" if summary.get("absent") else ""
+    # a counter tick opens no version: what the run recorded of the store's counters is said apart
+    counters = f"  {plural(summary['metrics'], 'counter value')} recorded" if summary.get("metrics") else ""
     line = (
         f"{summary['store']} {summary['observed_at'][:10]}  [{colour}]{summary['status']:<8}[/]"
         f" {summary['models_seen']:>5} seen  +{summary['added']} added  ~{summary['changed']} changed"
-        f"  -{summary['removed']} removed  ^{summary['returned']} returned{absent}  {plural(summary['errors'], 'error')}"
+        f"  -{summary['removed']} removed  ^{summary['returned']} returned{absent}  {plural(summary['errors'], 'error')}{counters}"
     )
     stdout.print(line, highlight=False)
     if summary.get("error_summary"):

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crawler.cli.common import DbOption, cell_text, database, format_option, print_line, print_lines, print_rows, print_table, short_instant, stderr, stdout
+from crawler.cli.common import DbOption, cell_text, database, format_option, print_json, print_line, print_lines, print_rows, print_table, short_instant, stderr, stdout
 from crawler.elements import element_order
 from crawler.stores import check_store, known_stores
 from storage.coverage import coverage_at, stores_with_history
@@ -52,8 +52,10 @@ def diff(
         stdout.out(render_diff_markdown(data), end="", highlight=False)
     elif format == "text":
         _print_diff_text(data)
+    elif format == "json":
+        print_json(data, plain=result.plain_numbers)  # decoded records and counts: orjson can write it
     else:
-        print_rows(format, _change_rows(data) if format == "csv" else [], DIFF_COLUMNS, data=data)  # json prints `data`
+        print_rows(format, _change_rows(data), DIFF_COLUMNS)
 
 
 def _change_rows(data: dict[str, Any]) -> list[dict[str, Any]]:

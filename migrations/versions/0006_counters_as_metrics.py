@@ -21,18 +21,44 @@ Downgrading drops the tables: the counters are not put back into the versions.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
-from storage.writer import canonical_json, changed_keys, record_hash
-
 revision = '0006'
 down_revision = '0005'
 branch_labels = None
 depends_on = None
+
+
+# A frozen copy of the writer's hashing as it stood at this revision (storage/writer.py, tests/test_record_hash_pins.py):
+# a migration must rewrite the records the same way whatever the writer's code becomes later.
+canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+def record_hash(elements_json: str, raw_json: str) -> str:
+    """128 bits of SHA-256 over `{"elements": ..., "raw": ...}` as canonical JSON."""
+    digest = hashlib.sha256(b'{"elements":')
+    digest.update(elements_json.encode())
+    digest.update(b',"raw":')
+    digest.update(raw_json.encode())
+    digest.update(b"}")
+    return digest.hexdigest()[:32]
+
+
+_MISSING = object()
+
+
+def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Element keys whose value differs, including keys that appeared or disappeared, sorted."""
+    changed = [key for key, value in old.items() if new.get(key, _MISSING) != value]
+    changed += [key for key in new if key not in old]
+    changed.sort()
+    return changed
 
 
 def upgrade() -> None:
