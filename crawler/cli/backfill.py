@@ -83,7 +83,7 @@ def backfill(
     backfill that stopped goes on after the last commit it recorded. Backfill before the first scheduled crawl:
     history older than a store's latest run is refused.
 
-    Examples:
+    Example:
 
     \b
         storewatch backfill modeldepot --from 2018-01-01 --to 2020-12-31 --every 1M
