@@ -113,6 +113,9 @@ class Query(NamedTuple):
     owner: str | None = None
 
 
+WHOLE_STORE = Query(SORT)
+
+
 def listing_url(query: Query, page_token: str | None = None) -> str:
     parameters = [("sortBy", query.sort), ("owner", query.owner), ("pageSize", PAGE_SIZE), ("pageToken", page_token)]
     return f"{LISTING_URL}?{urlencode([(key, value) for key, value in parameters if value is not None])}"
@@ -273,13 +276,13 @@ class KaggleModelsSpider(StoreSpider):
         self.splitting = False  # the whole-store query was capped: every owner met gets a query of its own
 
     async def start(self):
-        yield self.query(Query(SORT))
+        yield self.query(WHOLE_STORE)
 
     def query(self, query: Query):
         self.queries.add(query)
         return self.listing_request(listing_url(query), self.parse_listing, cb_kwargs={"query": query, "first": True})
 
-    def parse_listing(self, response, query: Query, first: bool = False):
+    def parse_listing(self, response, query: Query = WHOLE_STORE, first: bool = True):
         models, following, total = listing_page(readable_json(response, MalformedListing))
         if first and total >= self.result_cap:
             yield from self.split(query)
