@@ -172,7 +172,7 @@ def canonical_model(value: Any, key: str | None = None) -> Any:
     form and instants without trailing zeros: the SDK's form and the 2024 server's form give the same record."""
     if isinstance(value, dict):
         kept = {name: canonical_model(item, name) for name, item in value.items()}
-        return {name: item for name, item in kept.items() if item not in ("", 0, False, None, [], {}) or isinstance(item, float) and item}
+        return {name: item for name, item in kept.items() if item not in ("", 0, False, None, [], {})}
     if isinstance(value, list):
         return [canonical_model(item) for item in value]
     if key in ENUM_PREFIXES:
@@ -217,6 +217,7 @@ def extract_record(api_model: dict[str, Any], expected: str | None = None) -> Mo
         found = {key: convert(instance[field]) for key, instance in by_variation.items() if instance.get(field)}
         return found or None
 
+    downloads = per_variation("downloadUrl", lambda url: urljoin(SITE, url))  # 2024: relative to the site
     licenses = sorted({instance["licenseName"] for instance in instances if isinstance(instance.get("licenseName"), str)})
     elements = {
         "name": model.get("title") or model.get("slug") or identity.split("/", 1)[1],
@@ -231,7 +232,7 @@ def extract_record(api_model: dict[str, Any], expected: str | None = None) -> Mo
         "usage": per_variation("usage"),
         "training_data": sorted({data for instance in instances for data in instance.get("trainingData") or ()}) or None,
         "framework": sorted({instance.get("framework") or "unspecified" for instance in instances}) or None,
-        "access": {"private": bool(model.get("isPrivate")), **({"downloads": per_variation("downloadUrl", lambda url: urljoin(SITE, url))} if per_variation("downloadUrl") else {})},
+        "access": {"private": bool(model.get("isPrivate")), **({"downloads": downloads} if downloads else {})},
         "license": licenses[0] if len(licenses) == 1 else licenses or None,
         "source_code": model.get("provenanceSources"),
         "paper": paper_links(model.get("description") or "") or None,

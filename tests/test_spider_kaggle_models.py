@@ -14,6 +14,8 @@ from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
 from conftest import ROOT, cli_json, run_cli, snapshot_dir
+from storage.db import open_database
+from test_scheduler import runs, start, wait_until, write_config  # noqa: F401 -- `start` is a fixture
 from crawler.accounting import MalformedListing, UnreadablePage
 from crawler.middlewares import StoreAuthMiddleware
 from spiders.kaggle_models import (
@@ -236,6 +238,19 @@ def test_a_live_crawl_without_credentials_is_refused_in_one_line_and_records_not
         " (nothing was crawled)"
     )
     assert cli_json("runs", "--store", "kaggle_models", db=db) == []
+
+
+def test_the_scheduler_skips_the_store_with_a_note_while_no_credentials_exist(start, tmp_path, monkeypatch):
+    for key in ("KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in {**NO_NETWORK, "HOME": str(tmp_path)}.items():
+        monkeypatch.setenv(key, value)
+    db = f"sqlite:///{tmp_path / 'sw.db'}"
+    scheduler = start(write_config(tmp_path / "storewatch.toml", {"kaggle_models": {"every": "1s"}}), db, "no-credentials")
+    note = "kaggle_models: skipped: kaggle_models needs an API token: set KAGGLE_API_TOKEN"
+    wait_until(lambda: scheduler.log().count(note) >= 2, 30, "two skipped runs")
+    assert runs(open_database(db)) == []  # skipped, never a failed run to retry
+    assert scheduler.stop() == 0
 
 
 # -- end to end -------------------------------------------------------------------------------------------------
