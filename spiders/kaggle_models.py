@@ -190,6 +190,12 @@ def variation(instance: dict[str, Any]) -> str:
     return f"{instance.get('framework') or 'unspecified'}/{instance.get('slug') or ''}"
 
 
+def version_text(by_variation: dict[str, dict[str, Any]]) -> str | None:
+    """Each variation at its latest version, `tensorFlow2/singlepose-lightning 4, tfLite/singlepose-lightning 1`:
+    text, as `version` is for every store (the export's typed column), which changes when any variation does."""
+    return ", ".join(f"{key} {instance['versionNumber']}" for key, instance in by_variation.items() if instance.get("versionNumber")) or None
+
+
 def extract_record(api_model: dict[str, Any], expected: str | None = None) -> ModelRecord:
     """One `get` answer (an ApiModel) as a record. UnreadablePage when it names no model, another model than
     the one asked for, or its instances are not objects."""
@@ -224,7 +230,7 @@ def extract_record(api_model: dict[str, Any], expected: str | None = None) -> Mo
         "description": model.get("subtitle") or model.get("description"),
         "provider": model.get("author") or identity.split("/", 1)[0],
         "keywords": sorted({tag.get("name") or tag.get("ref") for tag in tags} - {None, ""}) or None,
-        "version": per_variation("versionNumber"),
+        "version": version_text(by_variation),
         "published_at": model.get("publishTime"),
         "updated_at": model.get("updateTime"),
         "size": per_variation("totalUncompressedBytes"),

@@ -80,6 +80,7 @@ FORMAT_SEGMENTS = frozenset({"lite", "tfjs", "coral"})
 # ... and the URL form of the same: tfhub.dev/<publisher>/lite-model/<model>/<version>/<variant>/<version>.
 URL_FORMATS = {"lite-model": "lite", "tfjs-model": "tfjs", "coral-model": "coral"}
 # Kaggle's frameworks for TF Hub's formats: a SavedModel (TF1 or TF2), a Lite, a TF.js or a Coral conversion.
+_KAGGLE_VARIATION = re.compile(r"(?:^|, )(\w+/[^\s,]+) \d+")  # `<framework>/<variation> <version>` in `version`
 FRAMEWORK_FAMILIES = {"tensorFlow1": "saved", "tensorFlow2": "saved", "tfLite": "lite", "tfJs": "tfjs", "coral": "coral"}
 
 
@@ -196,14 +197,15 @@ def tfhub_handle_keys(handle: str, tails: bool = True) -> dict[str, str | None]:
     return keys
 
 
-def kaggle_handle_keys(model_id: str, variations: Any) -> dict[str, str]:
-    """key -> `<framework>/<variation>` for each variation of a Kaggle model (the keys of its `version`
-    element): `<owner>/<model>-<variation>`, and `<owner>/<variation>` when the variation repeats the model's
-    name (`google/universal-sentence-encoder`'s variation `universal-sentence-encoder`); each also qualified
-    by the framework's format family when it is one of TF Hub's."""
+def kaggle_handle_keys(model_id: str, versions: Any) -> dict[str, str]:
+    """key -> `<framework>/<variation>` for each variation a Kaggle model's `version` names
+    (`tensorFlow2/singlepose-lightning 4, tfLite/singlepose-lightning 1`): `<owner>/<model>-<variation>`, and
+    `<owner>/<variation>` when the variation repeats the model's name (`google/universal-sentence-encoder`'s
+    variation `universal-sentence-encoder`); each also qualified by the framework's format family when it is
+    one of TF Hub's."""
     owner, _, slug = model_id.partition("/")
     keys: dict[str, str] = {}
-    for variation in sorted(variations) if isinstance(variations, dict) else ():
+    for variation in sorted(_KAGGLE_VARIATION.findall(versions)) if isinstance(versions, str) else ():
         framework, _, name = variation.partition("/")
         family = FRAMEWORK_FAMILIES.get(framework)
         found = [handle_key(owner, f"{slug}/{name}")]

@@ -120,7 +120,7 @@ def test_tfhub_handles_meet_the_kaggle_variations_they_became():
     assert tfhub_handle_keys("tensorflow/ssd_mobilenet_v1/1/metadata/lite", tails=False) == {
         "tensorflow/ssd-mobilenet-v1-metadata": None, "lite:tensorflow/ssd-mobilenet-v1-metadata": None}
     assert tfhub_handle_keys("google/imagenet/mobilenet_v2_100_224/classification")["google/mobilenet-v2-100-224-classification"] == "imagenet"
-    assert kaggle_handle_keys("google/universal-sentence-encoder", {"tensorFlow2/universal-sentence-encoder": 2, "tensorFlow2/large": 2}) == {
+    assert kaggle_handle_keys("google/universal-sentence-encoder", "tensorFlow2/large 2, tensorFlow2/universal-sentence-encoder 2") == {
         "google/universal-sentence-encoder-universal-sentence-encoder": "tensorFlow2/universal-sentence-encoder",
         "saved:google/universal-sentence-encoder-universal-sentence-encoder": "tensorFlow2/universal-sentence-encoder",
         "google/universal-sentence-encoder": "tensorFlow2/universal-sentence-encoder",
