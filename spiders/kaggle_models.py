@@ -47,7 +47,7 @@ RESULT_CAP = 10_000  # no query lists more (`totalResults` is capped there)
 SORT = "createTime"  # newest first: a model keeps its place, only new ones push the pages along
 OTHER_SORTS = ("hotness", "downloadCount", "voteCount", "notebookCount")  # the CLI's other --sort-by values
 LISTING_REPEATS = "storewatch/listing_repeats"
-CAPPED_QUERIES = "storewatch/capped_queries"
+CAPPED_QUERIES = "storewatch/listing_capped_queries"  # kept with the run (STOREWATCH_KEPT_STATS)
 # The answer's counters -> storewatch metric names. `downloadCount` left the public JSON around 2026-07.
 COUNTER_FIELDS = {"voteCount": "votes", "downloadCount": "downloads"}
 # Enum fields, by where they sit: an ApiModelInstance's, a ModelLink's, a BaseModelInstanceInformation's.
