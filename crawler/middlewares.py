@@ -13,10 +13,13 @@ from crawler.items import UnreadableModel
 
 
 class StoreAuthMiddleware:
-    """Adds a store's token (from the env var its StoreConfig names) to requests for the hosts it covers."""
+    """Adds a store's credentials (StoreConfig.authorization: its env var's token, or its own sources) to
+    requests for the hosts it covers, and to no other."""
 
     def __init__(self, crawler) -> None:
         self.crawler = crawler
+        self.authorization: str | None = None
+        self.looked = False  # credentials are read once a crawl: a store's may sit in files
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -26,11 +29,12 @@ class StoreAuthMiddleware:
 
     def process_request(self, request, spider=None):
         config = getattr(self.crawler.spider, "store_config", None)
-        if config is None or not config.auth_env or "Authorization" in request.headers:
+        if config is None or "Authorization" in request.headers or urlsplit(request.url).hostname not in config.auth_hosts:
             return None
-        token = os.environ.get(config.auth_env)
-        if token and urlsplit(request.url).hostname in config.auth_hosts:
-            request.headers["Authorization"] = f"Bearer {token}"
+        if not self.looked:
+            self.authorization, self.looked = config.authorization(os.environ), True
+        if self.authorization:
+            request.headers["Authorization"] = self.authorization
         return None
 
 

@@ -7,7 +7,7 @@ import importlib
 from storage.errors import StorewatchError
 
 # One entry per spider in spiders/ (its `name`); tests/test_cli.py checks this against Scrapy's spider list.
-STORES = ("aws_marketplace", "huggingface", "modeldepot", "onnx_zoo", "pytorch_hub", "replicate", "tfhub", "wolfram_nnr")
+STORES = ("aws_marketplace", "huggingface", "kaggle_models", "modeldepot", "onnx_zoo", "pytorch_hub", "replicate", "tfhub", "wolfram_nnr")
 
 
 def known_stores() -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import scrapy
@@ -28,6 +28,10 @@ class StoreConfig:
     obey_robots: bool = True
     auth_env: str | None = None  # env var holding the store's token, sent as `Authorization: Bearer <token>`
     auth_hosts: frozenset[str] = field(default_factory=frozenset)
+    # A store whose credentials live elsewhere too (files, several forms): environ -> the `Authorization` header's
+    # value, None without credentials; it replaces the plain `auth_env` Bearer token. `auth_where` says where it looks.
+    credentials: Callable[[Mapping[str, str]], str | None] | None = None
+    auth_where: str | None = None
     # The store answers no one without a token: a live crawl without it is refused before it starts (a replay
     # needs none: the replay server is never sent one).
     auth_required: bool = False
@@ -48,11 +52,18 @@ class StoreConfig:
     # and asks again (crawler/backoff.py).
     backs_off: bool = False
 
+    def authorization(self, environ: Mapping[str, str] = os.environ) -> str | None:
+        """The `Authorization` header's value for the store's hosts; None without credentials."""
+        if self.credentials is not None:
+            return self.credentials(environ)
+        token = (environ.get(self.auth_env) or "").strip() if self.auth_env else ""
+        return f"Bearer {token}" if token else None
+
     def missing_token(self, environ: Mapping[str, str] = os.environ) -> str | None:
         """Why a live crawl of this store cannot start -- the token it requires is not set; None when it can."""
-        if not self.auth_required or (environ.get(self.auth_env) or "").strip():
+        if not self.auth_required or self.authorization(environ):
             return None
-        return f"{self.name} needs an API token: set {self.auth_env} (nothing was crawled)"
+        return f"{self.name} needs an API token: {self.auth_where or f'set {self.auth_env}'} (nothing was crawled)"
 
     def scrapy_settings(self) -> dict:
         return {

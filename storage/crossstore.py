@@ -5,10 +5,15 @@ showing each element (from `store_coverage`), the elements every tracked store s
 store shows.
 
 Model matching never merges: it proposes pairs of models from different stores with a score in [0, 1] and
-the evidence for and against (normalised name, paper, source repository, architecture). Only pairs that
-share a name token, paper, repository or architecture are compared at all, so the work stays near-linear.
-It reads four elements of each model present at the instant -- not whole records -- streamed, and holds only
-the models that can pair with another store's.
+the evidence for and against (normalised name, paper, source repository, architecture, TF Hub handle). Only
+pairs that share a name token, paper, repository, architecture or handle are compared at all, so the work
+stays near-linear. It reads four elements of each model present at the instant (five of a Kaggle model) --
+not whole records -- streamed, and holds only the models that can pair with another store's.
+
+One store became another: tfhub.dev moved its models to Kaggle Models in November 2023, each TF Hub handle
+`<publisher>/<model path>` becoming a variation `<owner>/<model>/<framework>/<variation>` of a Kaggle model.
+A TF Hub model and a Kaggle model whose variation carries its handle, or a model whose source names a
+tfhub.dev URL, share a handle key (`tfhub_handle_keys`): that is the strongest evidence there is.
 """
 
 from __future__ import annotations
@@ -68,6 +73,15 @@ STOP_TOKENS = frozenset(
 _ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5}|[a-z\-]+/\d{7})", re.IGNORECASE)
 _DOI = re.compile(r"doi\.org/(10\.[^\s?#]+)", re.IGNORECASE)
 _GITHUB_REPO = re.compile(r"github\.com/([\w.\-]+)/([\w.\-]+)", re.IGNORECASE)
+_TFHUB_URL = re.compile(r"tfhub\.dev/([\w.\-]+(?:/[\w.\-]+)+)", re.IGNORECASE)
+TFHUB, KAGGLE = "tfhub", "kaggle_models"  # the store names of TF Hub and of its successor
+# A handle's last segment naming a converted format (tfhub.dev's `Lite`, `Tfjs`, `Coral` docs) ...
+FORMAT_SEGMENTS = frozenset({"lite", "tfjs", "coral"})
+# ... and the URL form of the same: tfhub.dev/<publisher>/lite-model/<model>/<version>/<variant>/<version>.
+URL_FORMATS = {"lite-model": "lite", "tfjs-model": "tfjs", "coral-model": "coral"}
+# Kaggle's frameworks for TF Hub's formats: a SavedModel (TF1 or TF2), a Lite, a TF.js or a Coral conversion.
+_KAGGLE_VARIATION = re.compile(r"(?:^|, )(\w+/[^\s,]+) \d+")  # `<framework>/<variation> <version>` in `version`
+FRAMEWORK_FAMILIES = {"tensorFlow1": "saved", "tensorFlow2": "saved", "tfLite": "lite", "tfJs": "tfjs", "coral": "coral"}
 
 
 @dataclass
@@ -81,6 +95,7 @@ class Candidate:
     papers: frozenset[str] = frozenset()
     sources: frozenset[str] = frozenset()
     architectures: frozenset[str] = frozenset()
+    handles: dict[str, "Handle"] = field(default_factory=dict)  # TF Hub handle key -> how this model carries it
 
     @property
     def numbers(self) -> frozenset[str]:
@@ -152,26 +167,121 @@ def _strings(value: Any) -> list[str]:
     return [str(value)]
 
 
+def handle_key(publisher: str, path: str) -> str:
+    """`<publisher>/<path>` lower-cased, every run of other characters than letters and digits one `-`: TF Hub's
+    `bert_en_uncased_L-12_H-768_A-12` and Kaggle's `bert/en-uncased-l-12-h-768-a-12` meet."""
+    return f"{publisher.lower()}/{re.sub(r'[^a-z0-9]+', '-', path.lower()).strip('-')}"
+
+
+def tfhub_handle_keys(handle: str, tails: bool = True) -> dict[str, str | None]:
+    """The keys a TF Hub handle (`<publisher>/<model path>`, as the tfhub store names models) matches, each
+    with the collection folder it leaves out (None: the whole handle).
+
+    A converted format's handle (`tensorflow/ssd_mobilenet_v1/1/metadata/lite`: the Lite conversion `metadata`
+    of the model's version 1) loses its format and base version, as Kaggle files it (`tfLite/metadata`). With
+    `tails`, each tail of the path from a segment on is a key too: Kaggle dropped collection folders
+    (`imagenet/`, `magenta/`); a Kaggle key always holds the model's slug, so a bare tail matches nothing else.
+    Each key also comes qualified by its format family (`lite:`, `saved:`...), so that a variation in the same
+    format is the one named as evidence."""
+    publisher, _, path = handle.partition("/")
+    segments = [segment for segment in path.split("/") if segment]
+    family = "saved"
+    if len(segments) > 1 and segments[-1].lower() in FORMAT_SEGMENTS:
+        family = segments.pop().lower()
+    if len(segments) >= 3 and segments[-2].isdigit():
+        segments = segments[:-2] + segments[-1:]
+    keys: dict[str, str | None] = {}
+    for start in range(len(segments) if tails else 1):
+        key, dropped = handle_key(publisher, "/".join(segments[start:])), "/".join(segments[:start]) or None
+        keys[key] = keys[f"{family}:{key}"] = dropped
+    return keys
+
+
+def kaggle_handle_keys(model_id: str, versions: Any) -> dict[str, str]:
+    """key -> `<framework>/<variation>` for each variation a Kaggle model's `version` names
+    (`tensorFlow2/singlepose-lightning 4, tfLite/singlepose-lightning 1`): `<owner>/<model>-<variation>`, and
+    `<owner>/<variation>` when the variation repeats the model's name (`google/universal-sentence-encoder`'s
+    variation `universal-sentence-encoder`); each also qualified by the framework's format family when it is
+    one of TF Hub's."""
+    owner, _, slug = model_id.partition("/")
+    keys: dict[str, str] = {}
+    for variation in sorted(_KAGGLE_VARIATION.findall(versions)) if isinstance(versions, str) else ():
+        framework, _, name = variation.partition("/")
+        family = FRAMEWORK_FAMILIES.get(framework)
+        found = [handle_key(owner, f"{slug}/{name}")]
+        if handle_key(owner, name).startswith(handle_key(owner, slug)):
+            found.append(handle_key(owner, name))
+        for key in found:
+            keys.setdefault(key, variation)
+            if family:
+                keys[f"{family}:{key}"] = variation
+    return keys
+
+
+def tfhub_urls(value: Any) -> dict[str, str]:
+    """key -> the tfhub.dev URL for each one a source element names (`https://tfhub.dev/google/yamnet/1`)."""
+    keys: dict[str, str] = {}
+    for text in _strings(value):
+        for path in _TFHUB_URL.findall(text):
+            segments = path.rstrip("/").split("/")
+            while len(segments) > 2 and segments[-1].isdigit():  # the version
+                segments.pop()
+            if len(segments) > 2 and segments[1] in URL_FORMATS:
+                segments = [segments[0], *segments[2:], URL_FORMATS[segments[1]]]
+            for key in tfhub_handle_keys("/".join(segments), tails=False):  # the very handle: a tail could be another model's
+                keys.setdefault(key, f"tfhub.dev/{path}")
+    return keys
+
+
+@dataclass(frozen=True)
+class Handle:
+    """How a model carries a TF Hub handle key: said for people, and whether a collection folder was left out."""
+
+    said: str
+    whole: bool = True
+
+
+def handles_of(store: str, model_id: str, source: Any, variations: Any) -> dict[str, Handle]:
+    """How a model carries TF Hub handles: as a TF Hub model, as a Kaggle model's variation, or in its source."""
+    handles = {key: Handle(f"names {url}") for key, url in tfhub_urls(source).items()}
+    if store == TFHUB:
+        for key, dropped in tfhub_handle_keys(model_id).items():
+            handles[key] = Handle(f"TF Hub handle {model_id}" + (f" (its folder {dropped}/ left out)" if dropped else ""), dropped is None)
+    elif store == KAGGLE:
+        handles.update({key: Handle(f"Kaggle variation {model_id}/{variation}") for key, variation in kaggle_handle_keys(model_id, variations).items()})
+    return handles
+
+
 def candidates(engine: Engine, store: str, at: datetime | None = None) -> Iterator[Candidate]:
     """The store's models present at `at` (latest when None), reduced to what matching compares; read
-    STREAM_ROWS at a time, so that a store of millions is never held whole."""
+    STREAM_ROWS at a time, so that a store of millions is never held whole. A Kaggle model's `version` (its
+    variations) is read too: they carry the TF Hub handles."""
     element = versions.c.elements
     condition = versions.c.valid_to.is_(None) if at is None else valid_at(at)
+    columns = [models.c.model_id, element["name"], element["paper"], element["source_code"], element["architecture"]]
     query = (
-        select(models.c.model_id, element["name"], element["paper"], element["source_code"], element["architecture"])
+        select(*columns, *([element["version"]] if store == KAGGLE else []))
         .join(versions, versions.c.model_pk == models.c.id)
         .where(models.c.store == store, condition)
         .execution_options(yield_per=STREAM_ROWS)
     )
     with engine.connect() as connection:
-        for model_id, name, paper, source, architecture in connection.execute(query):
+        for model_id, name, paper, source, architecture, *variations in connection.execute(query):
             name = name if isinstance(name, str) and name else model_id
-            yield Candidate(store, model_id, name, name_tokens(name), paper_ids(paper), source_repos(source), architectures(architecture))
+            handles = handles_of(store, model_id, source, variations[0] if variations else None)
+            yield Candidate(store, model_id, name, name_tokens(name), paper_ids(paper), source_repos(source), architectures(architecture), handles)
 
 
 def score_pair(a: Candidate, b: Candidate) -> Match:
-    """Score two models: name agreement, shared paper, repository and architecture; numbers that differ count against."""
+    """Score two models: a shared TF Hub handle, name agreement, shared paper, repository and architecture;
+    numbers that differ count against, unless a handle says where they went (a Kaggle variation holds them)."""
     score, evidence, conflicts = 0.0, [], []
+    # The best shared key: a whole handle before one without its folder, the same format before any format.
+    shared_handles = sorted(a.handles.keys() & b.handles.keys(), key=lambda key: (not (a.handles[key].whole and b.handles[key].whole), ":" not in key, key))
+    if shared_handles:
+        best = shared_handles[0]
+        score += 0.7 if a.handles[best].whole and b.handles[best].whole else 0.5
+        evidence.append(f"{a.handles[best].said} = {b.handles[best].said}")
     if a.tokens and a.tokens == b.tokens:
         score += 0.5
         evidence.append(f"same normalised name '{' '.join(sorted(a.tokens))}'")
@@ -181,7 +291,7 @@ def score_pair(a: Candidate, b: Candidate) -> Match:
         if common and overlap >= 0.25:
             score += round(0.4 * overlap, 4)
             evidence.append(f"names share {len(common)} of {len(a.tokens | b.tokens)} tokens ({', '.join(sorted(common))})")
-    if a.numbers and b.numbers and a.numbers != b.numbers:
+    if a.numbers and b.numbers and a.numbers != b.numbers and not shared_handles:
         score -= 0.4
         conflicts.append(f"different numbers in the names: {', '.join(sorted(a.numbers))} vs {', '.join(sorted(b.numbers))}")
     if a.papers & b.papers:
@@ -203,6 +313,7 @@ def _block_keys(candidate: Candidate) -> set[tuple[str, str]]:
     keys |= {("paper", paper) for paper in candidate.papers}
     keys |= {("source", source) for source in candidate.sources}
     keys |= {("architecture", arch) for arch in candidate.architectures}
+    keys |= {("tfhub", key) for key in candidate.handles}
     return keys
 
 

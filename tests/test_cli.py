@@ -12,7 +12,7 @@ COMMANDS = [["crawl"], ["backfill"], ["reextract"], ["import"], ["runs"], ["acce
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["models", "nosuchstore"], "unknown store 'nosuchstore'; known stores: aws_marketplace, huggingface, modeldepot, onnx_zoo, pytorch_hub, replicate, tfhub, wolfram_nnr"),
+        (["models", "nosuchstore"], "unknown store 'nosuchstore'; known stores: aws_marketplace, huggingface, kaggle_models, modeldepot, onnx_zoo, pytorch_hub, replicate, tfhub, wolfram_nnr"),
         (["crawl", "nosuchstore"], "unknown store 'nosuchstore'"),
         (["crawl", "onnx_zoo", "--replay", "/no/such/dir"], "snapshot directory not found: /no/such/dir"),
         (["crawl", "onnx_zoo", "--replay", "tests"], "not a snapshot directory (no SNAPSHOT.json)"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime, timezone
 from itertools import combinations
@@ -12,11 +13,15 @@ from storage.crossstore import (
     _block_keys,
     candidates,
     compare_elements,
+    handles_of,
+    kaggle_handle_keys,
     match_models,
     name_tokens,
     paper_ids,
     score_pair,
     source_repos,
+    tfhub_handle_keys,
+    tfhub_urls,
 )
 from storage.writer import SnapshotWriter
 
@@ -109,3 +114,60 @@ def test_matching_a_large_store_read_last_finds_every_pair_comparing_all_would(e
     assert found == expected
     assert ("a/BERT", "c/BERT") in found and ("b/SqueezeNet", "c/SqueezeNet") in found
     assert not any("filler" in pair[0] + pair[1] for pair in found)  # `base` alone pairs nothing: its block is too big
+
+
+def test_tfhub_handles_meet_the_kaggle_variations_they_became():
+    assert tfhub_handle_keys("tensorflow/ssd_mobilenet_v1/1/metadata/lite", tails=False) == {
+        "tensorflow/ssd-mobilenet-v1-metadata": None, "lite:tensorflow/ssd-mobilenet-v1-metadata": None}
+    assert tfhub_handle_keys("google/imagenet/mobilenet_v2_100_224/classification")["google/mobilenet-v2-100-224-classification"] == "imagenet"
+    assert kaggle_handle_keys("google/universal-sentence-encoder", "tensorFlow2/large 2, tensorFlow2/universal-sentence-encoder 2") == {
+        "google/universal-sentence-encoder-universal-sentence-encoder": "tensorFlow2/universal-sentence-encoder",
+        "saved:google/universal-sentence-encoder-universal-sentence-encoder": "tensorFlow2/universal-sentence-encoder",
+        "google/universal-sentence-encoder": "tensorFlow2/universal-sentence-encoder",
+        "saved:google/universal-sentence-encoder": "tensorFlow2/universal-sentence-encoder",
+        "google/universal-sentence-encoder-large": "tensorFlow2/large",
+        "saved:google/universal-sentence-encoder-large": "tensorFlow2/large",
+    }
+    assert set(tfhub_urls("see https://tfhub.dev/tensorflow/lite-model/ssd_mobilenet_v1/1/metadata/2")) == {
+        "tensorflow/ssd-mobilenet-v1-metadata", "lite:tensorflow/ssd-mobilenet-v1-metadata"}
+
+
+def test_compare_lists_tfhub_models_with_the_kaggle_models_they_moved_to(engine):
+    """TF Hub handles as the tfhub store names them, Kaggle models as the spider reads the reconstructed answers."""
+    from conftest import snapshot_dir
+    from spiders.kaggle_models import extract_record
+
+    handles = {
+        "google/movenet/singlepose/lightning": "MoveNet singlepose lightning",
+        "google/movenet/singlepose/lightning/tfjs": "MoveNet tfjs",
+        "tensorflow/ssd_mobilenet_v1/1/metadata/lite": "ssd_mobilenet_v1 metadata",
+        "google/imagenet/mobilenet_v2_100_224/classification": "mobilenet_v2_100_224 classification",
+        "google/yamnet": "yamnet",
+        "google/resnet_50_unrelated": "ResNet 50",
+    }
+    record(engine, "tfhub", "2021-06-30", {handle: {"name": handle} for handle in handles})
+    writer = SnapshotWriter(engine, "kaggle_models", datetime(2026, 1, 14, tzinfo=timezone.utc), "kaggle_models/1")
+    writer.start()
+    for model_id in ("google/movenet", "tensorflow/ssd-mobilenet-v1", "google/mobilenet-v2", "google/yamnet", "keras/bert"):
+        kaggle = extract_record(json.loads((snapshot_dir("kaggle_models", "2026-01-14") / "www.kaggle.com/api/v1/models" / model_id / "get").read_text()))
+        writer.add(kaggle.model_id, kaggle.elements, kaggle.raw)
+    writer.finish("complete")
+
+    matches = {(m.a.model_id, m.b.model_id): m for m in match_models(engine, ["tfhub", "kaggle_models"])}
+    assert set(matches) == {
+        ("google/movenet", "google/movenet/singlepose/lightning"),
+        ("google/movenet", "google/movenet/singlepose/lightning/tfjs"),
+        ("tensorflow/ssd-mobilenet-v1", "tensorflow/ssd_mobilenet_v1/1/metadata/lite"),
+        ("google/mobilenet-v2", "google/imagenet/mobilenet_v2_100_224/classification"),
+        ("google/yamnet", "google/yamnet"),
+    }
+    folder_left_out = ("google/mobilenet-v2", "google/imagenet/mobilenet_v2_100_224/classification")
+    assert {pair for pair, match in matches.items() if match.verdict != "likely the same model"} == {folder_left_out}  # weaker: a person judges
+    assert matches[("google/movenet", "google/movenet/singlepose/lightning/tfjs")].evidence[0] == (
+        "Kaggle variation google/movenet/tfJs/singlepose-lightning = TF Hub handle google/movenet/singlepose/lightning/tfjs")  # the same format
+    assert matches[("tensorflow/ssd-mobilenet-v1", "tensorflow/ssd_mobilenet_v1/1/metadata/lite")].evidence[0] == (
+        "Kaggle variation tensorflow/ssd-mobilenet-v1/tfLite/metadata = TF Hub handle tensorflow/ssd_mobilenet_v1/1/metadata/lite")
+    assert "(its folder imagenet/ left out)" in matches[folder_left_out].evidence[0]
+    assert matches[("google/yamnet", "google/yamnet")].evidence[0] == "Kaggle variation google/yamnet/tensorFlow2/yamnet = TF Hub handle google/yamnet"
+    # any store's model whose source names a tfhub.dev URL carries that handle
+    assert handles_of("huggingface", "someone/yamnet-port", "https://tfhub.dev/google/yamnet/1", None)["google/yamnet"].said == "names tfhub.dev/google/yamnet/1"

@@ -1,8 +1,9 @@
 """Every fault class of the replay server, on each store family's listing and then on its model pages: the run
 says what went wrong, nothing is removed, and the next good run carries on as if the outage never happened.
 
-Families: API JSON (onnx_zoo: one manifest, no model pages), markdown (pytorch_hub), HTML (wolfram_nnr),
-browser (aws_marketplace), archive (modeldepot, one run per capture day). Each test replays the store's good
+Families: API JSON (onnx_zoo: one manifest, no model pages), paged API JSON (kaggle_models: token pages, a JSON
+answer per model), markdown (pytorch_hub), HTML (wolfram_nnr), browser (aws_marketplace), archive (modeldepot,
+one run per capture day). Each test replays the store's good
 snapshot (built once per module, copied per test), then its next snapshot with the fault on every listing
 request, then with the fault on every model page, then cleanly; the truth is the same snapshots replayed
 without faults.
@@ -54,6 +55,10 @@ class Family:
 
 FAMILIES = {
     "api-json": Family("onnx_zoo", replay("onnx_zoo", "2023-12-08"), replay("onnx_zoo", "2023-12-26"), "raw.githubusercontent.com/onnx/*"),
+    "api-paged": Family(
+        "kaggle_models", replay("kaggle_models", "2024-06-02"), replay("kaggle_models", "2026-01-14"), "www.kaggle.com/api/v1/models/list*",
+        "www.kaggle.com/api/v1/models/*/*/get",
+    ),
     "markdown": Family(
         "pytorch_hub", replay("pytorch_hub", "2019-06-30"), replay("pytorch_hub", "2019-09-30"), "api.github.com/*", "raw.githubusercontent.com/*"
     ),

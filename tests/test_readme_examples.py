@@ -37,6 +37,7 @@ NOT_RUN = {  # the line as written, without its comment
     ".venv/bin/pytest tests/test_snapshot_writer.py -k partial": "part of the test suite",
     "storewatch crawl onnx_zoo": "crawls the live store; the tests never touch the network",
     "storewatch crawl replicate": "crawls the live store when REPLICATE_API_TOKEN is set; tests/test_spider_replicate.py runs it without",
+    "storewatch crawl kaggle_models": "crawls the live store when Kaggle credentials exist; tests/test_spider_kaggle_models.py runs it without",
     "storewatch backfill modeldepot --from 2018-01-01 --to 2020-12-31 --every 1M": "reads the live Wayback Machine",
     "storewatch backfill pytorch_hub --git ~/src/pytorch-hub --from 2019-06-01 --to 2024-04-30 --every 1M": "needs a clone of pytorch/hub: tests/test_git_backfill.py backfills repositories it builds",
     "storewatch backfill tfhub --git https://github.com/tensorflow/tfhub.dev --every commit": "clones from GitHub; the tests never touch the network (tests/test_git_backfill.py clones a file:// URL)",
@@ -171,7 +172,7 @@ def test_the_demo_prints_the_lines_the_quick_start_shows(demo):
     text = README.read_text()
     sample = text[text.index("printing one\nline per store and date") :].split("```", 2)[1].strip().splitlines()
     printed = demo[1].splitlines()
-    assert printed[0].startswith("replaying 43 snapshots of 8 stores through the scheduler")
+    assert printed[0].startswith("replaying 45 snapshots of 9 stores through the scheduler")
     assert [line for line in printed if line in sample] == sample  # every one of them, oldest first
 
 

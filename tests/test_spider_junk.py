@@ -20,7 +20,7 @@ from crawler.items import ModelRecord, UnreadableModel
 from crawler.middlewares import RunAccountingMiddleware
 from crawler.pipelines import checked_record
 from crawler.replay_server import content_type
-from spiders import aws_marketplace, onnx_zoo, pytorch_hub, tfhub, wolfram_nnr
+from spiders import aws_marketplace, kaggle_models, onnx_zoo, pytorch_hub, tfhub, wolfram_nnr
 
 PYTORCH_TREE = "api.github.com/repos/pytorch/hub/git/trees/master"
 PYTORCH_RAW = "raw.githubusercontent.com/pytorch/hub/master"
@@ -31,6 +31,8 @@ WOLFRAM_SEARCH = wolfram_nnr.SEARCH_URL.removeprefix("https://")
 WOLFRAM_PAGES = "resources.wolframcloud.com/NeuralNetRepository/resources"
 AWS_SITEMAP = "aws.amazon.com/marketplace/sitemap"
 AWS_PAGES = "aws.amazon.com/marketplace/pp"
+KAGGLE_API = "www.kaggle.com/api/v1/models"
+KAGGLE_LISTING = f"{KAGGLE_API}/list?sortBy=createTime&pageSize=100"
 RESNET = "pytorch_vision_resnet.md"
 MOBILENET = "google/imagenet/mobilenet_v2_100_224/classification"
 LENET = "LeNet-Trained-on-MNIST-Data"
@@ -116,6 +118,8 @@ LISTINGS = {
                     wolfram_nnr.SEARCH_URL, A_JSON_OBJECT),
     "aws_marketplace": (aws_marketplace.AwsMarketplaceSpider, "parse_sitemap", snapshot_dir("aws_marketplace", "2026-08-20") / AWS_SITEMAP,
                         aws_marketplace.SITEMAP_URL, (snapshot_dir("wolfram_nnr", "2024-06-01") / WOLFRAM_SEARCH).read_bytes()),
+    "kaggle_models": (kaggle_models.KaggleModelsSpider, "parse_listing", snapshot_dir("kaggle_models", "2026-01-14") / KAGGLE_LISTING,
+                      "https://" + KAGGLE_LISTING, A_JSON_OBJECT),
 }
 
 
@@ -160,6 +164,10 @@ MODEL_PAGES = {
     "wolfram_nnr": (wolfram_nnr.WolframNnrSpider, snapshot_dir("wolfram_nnr", "2024-06-01") / WOLFRAM_PAGES / LENET,
                     wolfram_nnr.RESOURCE_URL.format(LENET), LENET, {"item": wolfram_item("2024-06-01", LENET)},
                     lambda page: page.index(b'<section id="examples">'), lambda page: A_JSON_OBJECT),  # cut before the NetModel cell
+    "kaggle_models": (kaggle_models.KaggleModelsSpider, snapshot_dir("kaggle_models", "2024-06-02") / KAGGLE_API / "google/movenet/get",
+                      f"https://{KAGGLE_API}/google/movenet/get", "google/movenet", {"expected": "google/movenet"},
+                      lambda page: page.index(b'"instances"'),  # cut before its variations
+                      lambda page: (snapshot_dir("kaggle_models", "2024-06-02") / KAGGLE_API / "google/yamnet/get").read_bytes()),  # another model's
 }
 
 
