@@ -70,3 +70,8 @@ def test_an_installed_wheel_runs_the_demo_and_status_from_an_empty_folder(unpack
     report = json.loads(status.stdout)
     assert Path(report["config"]).is_relative_to(unpacked_wheel)  # the default config shipped in the wheel
     assert report["stores"] and all(store["last_run"]["status"] == "complete" for store in report["stores"])
+
+
+def test_the_wheel_holds_every_package_of_the_checkout(unpacked_wheel):
+    packages = {init.parent.name for init in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
+    assert packages and packages <= {path.name for path in unpacked_wheel.iterdir() if path.is_dir()}
