@@ -513,6 +513,10 @@ class Service:
         """Schedule retry `attempt + 1` after an exponential backoff; returns what was decided, for the log."""
         regular = self.scheduler.get_job(job_id(store))
         next_regular = regular.next_run_time if regular else None
+        if next_regular is not None and next_regular <= self.clock():
+            # The run failing now is that one: APScheduler moves the stored time on only after the job returns
+            # (at once with the simulated clock's executor, which runs the job inside the scheduler's loop).
+            next_regular = regular.trigger.get_next_fire_time(next_regular, self.clock())
         if attempt >= schedule.retries:
             tail = f"; next scheduled run {isoformat(next_regular)}" if next_regular else ""
             return f"; gave up after {plural(attempt, 'retry', 'retries')}" + tail if schedule.retries else tail
