@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, run_cli
 from crawler.crawl_process import CrawlProcess
 from crawler.stores import known_stores
-from crawler.schedule_config import ARCHIVE_SETTINGS, HEALTH_SETTINGS, NOTIFY_SETTINGS, SCHEDULER_SETTINGS, SHIPPED_CONFIG, STORE_SCOPES, STORE_SETTINGS, cron_trigger, load_config
+from crawler.schedule_config import ARCHIVE_SETTINGS, HEALTH_SETTINGS, NOTIFY_SETTINGS, SCHEDULER_SETTINGS, SCRAPYD_SETTINGS, SHIPPED_CONFIG, STORE_SCOPES, STORE_SETTINGS, cron_trigger, load_config
 
 STORES = ["onnx_zoo", "pytorch_hub", "tfhub"]
 
@@ -95,7 +95,7 @@ def test_every_setting_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## The scheduler") :]
     scoped = [setting for settings in STORE_SCOPES.values() for setting in settings]
-    for setting in SCHEDULER_SETTINGS + STORE_SETTINGS + HEALTH_SETTINGS + NOTIFY_SETTINGS + ARCHIVE_SETTINGS + tuple(scoped):
+    for setting in SCHEDULER_SETTINGS + STORE_SETTINGS + HEALTH_SETTINGS + NOTIFY_SETTINGS + ARCHIVE_SETTINGS + SCRAPYD_SETTINGS + tuple(scoped):
         assert re.search(rf"`{setting.key}`", section), f"{setting.key} is not documented in the README"
 
 

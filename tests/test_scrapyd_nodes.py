@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from conftest import POSTGRES_ADMIN_URL, ROOT, SNAPSHOTS
+from conftest import POSTGRES_ADMIN_URL, ROOT, SNAPSHOTS, cli_json
 from crawler.schedule_config import load_config
 from crawler.stores import known_stores
 from nodes.daemon import LocalScrapyd
@@ -73,12 +73,13 @@ def outcome(run: dict) -> tuple:
     return (run["store"], run["observed_at"], run["status"], run["models_seen"], run["added"], run["changed"], run["removed"], run["returned"])
 
 
-def kill_mid_crawl(engine, nodes: dict[str, LocalScrapyd], killed: list[str], stop: threading.Event) -> None:
-    """Kill the node running the first crawl of VICTIM, as soon as that crawl has begun its run."""
+def kill_mid_crawl(engine, nodes: dict[str, LocalScrapyd], killed: list[str], status: list, stop: threading.Event) -> None:
+    """Kill the node running the first crawl of VICTIM once that crawl has begun its run (and `status` shows it)."""
     while not stop.is_set():
         with engine.connect() as connection:
             node = connection.execute(select(runs.c.node).where(runs.c.store == VICTIM, runs.c.status == "running")).scalar()
         if node is not None:
+            status.append(cli_json("status", "--config", str(nodes[node].env["STOREWATCH_CONFIG"]), db=str(engine.url.render_as_string(hide_password=False))))
             nodes[node].kill()
             killed.append(node)
             return
@@ -103,8 +104,9 @@ def test_ten_days_on_two_scrapyd_nodes_one_killed_mid_crawl_keep_the_local_runne
     write_config(tmp_path / "scrapyd.toml", "scrapyd", list(nodes))
     engine = create_engine(postgres_url)
     killed: list[str] = []
+    status: list[dict] = []
     stop = threading.Event()
-    killer = threading.Thread(target=kill_mid_crawl, args=(engine, nodes, killed, stop))
+    killer = threading.Thread(target=kill_mid_crawl, args=(engine, nodes, killed, status, stop))
     killer.start()
     try:
         simulate(tmp_path / "scrapyd.toml", postgres_url)
@@ -120,6 +122,8 @@ def test_ten_days_on_two_scrapyd_nodes_one_killed_mid_crawl_keep_the_local_runne
 
     # The killed node's crawl: closed `failed` against that node, then retried and complete on the other node.
     assert len(killed) == 1
+    (victim,) = [entry for entry in status[0]["stores"] if entry["store"] == VICTIM]
+    assert victim["crawling"] and victim["crawling_on"].startswith(f"{killed[0]} (job ")  # `status` showed where it ran
     (failed,) = [run for run in node_runs if run["status"] == "failed"]
     assert failed["store"] == VICTIM and failed["node"] == killed[0]
     assert f"Scrapyd node {killed[0]} lost" in failed["error_summary"]
