@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from conftest import POSTGRES_ADMIN_URL, ROOT, SNAPSHOTS, cli_json
 from crawler.schedule_config import load_config
@@ -23,8 +24,10 @@ from nodes.daemon import LocalScrapyd
 from scheduler import Service
 from storage.db import open_database
 from storage.history_compare import compare_histories
+from storage.lock import end_writer_session, store_writer
 from storage.models import CrawlRun, ModelVersion
 from storage.runs import RUN_COLUMNS
+from storage.writer import SnapshotWriter
 
 pytestmark = pytest.mark.postgres
 
@@ -147,4 +150,25 @@ def test_ten_days_on_two_scrapyd_nodes_one_killed_mid_crawl_keep_the_local_runne
     assert open_twice == 0
     assert failed["removed"] == 0 and failed["models_seen"] == 0
     local_engine.dispose()
+    engine.dispose()
+
+
+def test_a_given_up_crawls_database_session_is_ended_so_it_can_record_nothing(postgres_url):
+    """What keeps a node that comes back from finishing a crawl the scheduler closed `failed` and retried."""
+    engine = open_database(postgres_url)
+    writer = SnapshotWriter(engine, "onnx_zoo", datetime(2024, 1, 1, tzinfo=timezone.utc), "onnx_zoo/1", node="http://node1:6800", job="j1")
+    run_id = writer.start()
+    writer.add("squeezenet", {"name": "SqueezeNet"}, {})
+    assert not end_writer_session(engine, "onnx_zoo", run_id + 1)  # the lock is not held for that run: left alone
+    assert store_writer(engine, "onnx_zoo") is not None
+    assert end_writer_session(engine, "onnx_zoo", run_id)
+    deadline = time.monotonic() + 10
+    while store_writer(engine, "onnx_zoo") is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store_writer(engine, "onnx_zoo") is None  # free for the retry on another node
+    with pytest.raises(OperationalError, match="terminating connection"):  # its session is gone: nothing commits
+        writer.finish("complete")
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(versions)).scalar() == 0
+        assert connection.execute(select(runs.c.node, runs.c.job).where(runs.c.id == run_id)).one() == ("http://node1:6800", "j1")
     engine.dispose()
