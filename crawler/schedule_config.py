@@ -3,7 +3,8 @@
 Every setting is declared once below (name, kind, default, help); the declarations drive parsing, the
 error messages and the documentation test. Sections: `[scheduler]` (the service), `[defaults]` (store
 settings every store inherits), one `[stores.<store>]` table per store to crawl, `[notify]` (who is told
-when a run needs a look) and `[archive]` (the WARC files of every crawl).
+when a run needs a look), `[archive]` (the WARC files of every crawl) and `[scrapyd]` (the nodes crawls run on
+with `runner = "scrapyd"`).
 """
 
 from __future__ import annotations
