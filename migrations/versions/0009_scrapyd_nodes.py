@@ -21,14 +21,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('crawl_runs', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('node', sa.String(length=255), nullable=True))
-        batch_op.add_column(sa.Column('job', sa.String(length=64), nullable=True))
-        batch_op.create_index(batch_op.f('ix_crawl_runs_job'), ['job'], unique=False)
+    # Plain ADD COLUMN and CREATE INDEX, no table copy: SQLite would have to drop crawl_runs, which the versions'
+    # foreign keys refer to.
+    op.add_column('crawl_runs', sa.Column('node', sa.String(length=255), nullable=True))
+    op.add_column('crawl_runs', sa.Column('job', sa.String(length=64), nullable=True))
+    op.create_index(op.f('ix_crawl_runs_job'), 'crawl_runs', ['job'], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('crawl_runs', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_crawl_runs_job'))
-        batch_op.drop_column('job')
-        batch_op.drop_column('node')
+    op.drop_index(op.f('ix_crawl_runs_job'), table_name='crawl_runs')
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+) rather than a batch copy, for the same reason as above.
+    op.execute('ALTER TABLE crawl_runs DROP COLUMN job')
+    op.execute('ALTER TABLE crawl_runs DROP COLUMN node')
