@@ -17,7 +17,8 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from conftest import POSTGRES_ADMIN_URL, ROOT, SNAPSHOTS, cli_json
+from conftest import POSTGRES_ADMIN_URL, ROOT, SNAPSHOTS
+from crawler.cli.service import status_report
 from crawler.schedule_config import load_config
 from crawler.stores import known_stores
 from nodes.daemon import LocalScrapyd
@@ -82,7 +83,8 @@ def kill_mid_crawl(engine, nodes: dict[str, LocalScrapyd], killed: list[str], st
         with engine.connect() as connection:
             node = connection.execute(select(runs.c.node).where(runs.c.store == VICTIM, runs.c.status == "running")).scalar()
         if node is not None:
-            status.append(cli_json("status", "--config", str(nodes[node].env["STOREWATCH_CONFIG"]), db=str(engine.url.render_as_string(hide_password=False))))
+            config = load_config(nodes[node].env["STOREWATCH_CONFIG"], known_stores=known_stores())
+            status.append(status_report(config, engine, {}, config.fail_after))  # what `storewatch status --format json` prints
             nodes[node].kill()
             killed.append(node)
             return
