@@ -9,15 +9,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from conftest import POSTGRES_ADMIN_URL, ROOT, SNAPSHOTS
+from conftest import ROOT, SNAPSHOTS
 from crawler.cli.service import status_report
 from crawler.schedule_config import load_config
 from crawler.stores import known_stores
@@ -51,16 +49,6 @@ def write_config(path, runner: str, nodes: list[str]) -> None:
         if store == VICTIM:
             parts.append('replay_faults = ["*api.github.com/*=slow:3"]\n')
     path.write_text("".join(parts))
-
-
-@pytest.fixture
-def postgres_url(postgres_server):
-    name = f"storewatch_test_{uuid.uuid4().hex[:12]}"
-    with postgres_server.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with postgres_server.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def simulate(config_path, database_url: str) -> None:
