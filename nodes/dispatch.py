@@ -206,6 +206,9 @@ class ScrapydCrawl:
                 kill_at = now + self.dispatcher.stop_timeout
             if kill_at is not None and now > kill_at and not killed:
                 killed = _cancel(node, self.job, "KILL")
+                kill_at = now
+            if killed and now > kill_at + self.dispatcher.stop_timeout:  # the node is not ending it: stop waiting
+                return self._outcome(killed, lost=f"Scrapyd node {node.url} still runs job {self.job} after SIGKILL")
             time.sleep(settings.poll)
 
     def _outcome(self, killed: bool, *, output: str = "", lost: str | None = None) -> CrawlOutcome:

@@ -162,3 +162,21 @@ def test_a_given_up_crawls_database_session_is_ended_so_it_can_record_nothing(po
         assert connection.execute(select(func.count()).select_from(versions)).scalar() == 0
         assert connection.execute(select(runs.c.node, runs.c.job).where(runs.c.id == run_id)).one() == ("http://node1:6800", "j1")
     engine.dispose()
+
+
+def test_a_job_past_its_time_limit_is_cancelled_and_recorded_partial(tmp_path, postgres_url):
+    open_database(postgres_url).dispose()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "STOREWATCH_DATABASE_URL": postgres_url, "STOREWATCH_ARCHIVE": "off"}
+    config = tmp_path / "storewatch.toml"
+    with LocalScrapyd(tmp_path / "node", env) as node:
+        config.write_text(
+            f'[scheduler]\nrunner = "scrapyd"\nstop_timeout = "5s"\n[scrapyd]\nnodes = ["{node.url}"]\npoll = "0.2s"\n'
+            f'[stores.pytorch_hub]\nreplay = "{SNAPSHOTS / "pytorch_hub"}"\nreplay_faults = ["*api.github.com/*=slow:60"]\ntime_limit = "5s"\n'
+        )
+        Service(load_config(config, known_stores=known_stores()), postgres_url, on_run=lambda run, note: None).run_simulated(START, until=START)
+    engine = open_database(postgres_url)
+    [run] = recorded(engine)
+    engine.dispose()
+    assert run["status"] == "partial" and run["node"] == node.url and run["removed"] == 0
+    assert run["error_summary"].startswith("stopped: time limit of 5s exceeded")
