@@ -35,7 +35,8 @@ test: install chromium
 ## bench: ingest throughput and growth on the TF Hub snapshots; diff time and memory on a 1M-model store;
 ## memory across a 500-page crawl rendered in Chromium; every store under every fault class, and two writers
 ## at once, on SQLite and PostgreSQL; a million models exported to Parquet; the web archive's size and cost,
-## first crawl and unchanged re-crawl; re-extraction of recorded histories against their crawls
+## first crawl and unchanged re-crawl; re-extraction of recorded histories against their crawls; a browser-heavy
+## crawl split over two runs on one Scrapyd node and on two (needs the PostgreSQL server)
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/diff.py
@@ -44,6 +45,7 @@ bench: install
 	$(BIN)/python bench/faults.py
 	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/reextract.py
+	$(BIN)/python bench/scrapyd_nodes.py
 
 ## check: the schema matches the migrations
 check: install  # the models match the migrations: upgrade a scratch database, then alembic check

@@ -3,8 +3,9 @@
 - APScheduler 3 keeps the schedule in the storewatch database (SQLAlchemyJobStore, table `apscheduler_jobs`,
   outside the Alembic-managed schema), so schedules and missed runs survive a restart; runs missed while
   the service was down coalesce into one.
-- Each crawl is `storewatch crawl` in its own process (crawler.crawl_process); at most one per store; a crawl
-  past its time limit is stopped and recorded `partial`; a failed one is recorded `failed` with its reason and
+- Each crawl is `storewatch crawl` in its own process (crawler.crawl_process), or with `runner = "scrapyd"` a
+  job on the least-busy Scrapyd node (nodes/); at most one per store; a crawl past its time limit is stopped and
+  recorded `partial`; a failed one -- its node lost included -- is recorded `failed` with its reason and
   retried with exponential backoff.
 - At start-up a run left `running` by a dead process is closed as `failed`; one scheduler per database
   (storage.lock), which checks before every dispatch and on a heartbeat that it still holds its lock: if
@@ -43,16 +44,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, column, inspect, select, table
 from sqlalchemy.engine import make_url
 
-from crawler.crawl_process import CrawlOutcome, CrawlProcess
+from crawler.crawl_process import CrawlOutcome
 from crawler.replay import SNAPSHOT_FILE, Snapshot
 from crawler.runner import spider_class
 from crawler.schedule_config import ServiceConfig, StoreSchedule, cron_trigger, format_duration
+from nodes.dispatch import Crawl, CrawlRequest, Dispatcher, dispatcher_for
 from notifications import Notifier
 from storage.db import database_url as resolve_database_url
 from storage.db import display_url
 from storage.db import open_database
 from storage.errors import StorewatchError
-from storage.lock import BUSY, DatabaseLock, acquire_scheduler_lock, store_writer, this_host
+from storage.lock import BUSY, DatabaseLock, acquire_scheduler_lock, end_writer_session, store_writer
 from storage.runs import (
     close_unfinished_run,
     get_run,
@@ -60,7 +62,6 @@ from storage.runs import (
     prefix_error_summary,
     record_unrecorded_attempt,
     recover_abandoned_runs,
-    runs_of_process,
 )
 from storage.timeutil import isoformat, utcnow
 from storage.writer import latest_observed_at
@@ -133,12 +134,13 @@ class SimulatedClockScheduler(BaseScheduler):
     def shutdown(self, wait: bool = True) -> None:
         super().shutdown(wait)
 
-    def run_until_done(self, stop: threading.Event) -> None:
-        """Run due jobs (DebugExecutor: here, one after another), jump to the next due time; until no job is left."""
+    def run_until_done(self, stop: threading.Event, until: datetime | None = None) -> None:
+        """Run due jobs (DebugExecutor: here, one after another), jump to the next due time; until no job is left
+        (or the next one is due after `until`)."""
         with _apscheduler_reads(self.clock):
             while not stop.is_set():
                 wait_seconds = self._process_jobs()
-                if wait_seconds is None:
+                if wait_seconds is None or (until is not None and self.clock.now() + timedelta(seconds=wait_seconds) > until):
                     return
                 self.clock.advance(wait_seconds)
 
@@ -182,7 +184,8 @@ class Service:
         self.clock: Callable[[], datetime] = utcnow
         self.engine = None
         self.scheduler: BaseScheduler | None = None
-        self._active: dict[str, CrawlProcess | None] = {}
+        self.dispatcher: Dispatcher | None = None  # where crawls run (`[scheduler] runner`), once the database is open
+        self._active: dict[str, Crawl | None] = {}
         self._active_lock = threading.RLock()
         self._idle = threading.Condition(self._active_lock)
         self._stopping = threading.Event()
@@ -212,8 +215,9 @@ class Service:
             self.scheduler.shutdown(wait=False)
             self._finish_running_crawls()
 
-    def run_simulated(self, start: datetime) -> None:
-        """Run the same service with a simulated clock starting at `start`, until every scheduled run is done."""
+    def run_simulated(self, start: datetime, until: datetime | None = None) -> None:
+        """Run the same service with a simulated clock starting at `start`, until every scheduled run is done (or
+        the next is due after `until`)."""
         clock = SimulatedClock(start)
         self.clock = clock.now
         with self._opened():
@@ -222,7 +226,7 @@ class Service:
             self._reconcile()
             self._retry_abandoned()
             self.scheduler.resume()
-            self.scheduler.run_until_done(self._stopping)
+            self.scheduler.run_until_done(self._stopping, until)
             self.scheduler.shutdown(wait=False)
             self._finish_running_crawls()
         if self._stopped_by:
@@ -235,6 +239,11 @@ class Service:
         if _current is not None:
             raise StorewatchError("a storewatch scheduler already runs in this process")
         self.engine = open_database(self.database_url)
+        try:
+            self.dispatcher = dispatcher_for(self.config, self.engine, self.database_url)
+        except BaseException:
+            self.engine.dispose()
+            raise
         lock = self._lock = acquire_scheduler_lock(self.engine)
         handlers = {}
         try:
@@ -406,28 +415,27 @@ class Service:
             if snapshot is None:
                 log.info("%s: no snapshot in %s to replay as of %s", store, schedule.replay, isoformat(self.clock()))
                 return
-        process = CrawlProcess(
-            store,
-            self.database_url,
-            snapshot=snapshot.path if snapshot else None,
-            archive_day=snapshot.archive_day if snapshot else None,
-            faults=schedule.replay_faults,
-            config=self.config.path,
-            stop_timeout=self.config.stop_timeout,
-            run_begun=lambda pid: bool(runs_of_process(self.engine, store, pid, this_host(), process.started_at)),
+        crawl = self.dispatcher.crawl(
+            CrawlRequest(
+                store,
+                snapshot=snapshot.path if snapshot else None,
+                archive_day=snapshot.archive_day if snapshot else None,
+                faults=schedule.replay_faults,
+                needs=needs(store),
+            )
         )
         with self._active_lock:
             if self._stopping.is_set():
                 return
-            process.start()
-            self._active[store] = process
+            crawl.start()
+            self._active[store] = crawl
         if self._hurry.is_set():
-            process.request_stop("the scheduler is shutting down")
-        outcome = process.wait(schedule.time_limit)
-        if outcome.returncode == 2 and BUSY in outcome.output:  # another writer took the store first
+            crawl.request_stop("the scheduler is shutting down")
+        outcome = crawl.wait(schedule.time_limit)
+        if BUSY in outcome.output and not crawl.recorded_runs():  # another writer took the store first
             log.info("%s: skipped: busy -- %s", store, outcome.output.removeprefix("error: "))
             return
-        *earlier, last = self._settle(store, process, outcome, snapshot)
+        *earlier, last = self._settle(store, crawl, outcome, snapshot)
         for run in earlier:
             self.on_run(run, "")
         note = ""
@@ -456,17 +464,21 @@ class Service:
             return snapshots[-1]
         return None
 
-    def _settle(self, store: str, process: CrawlProcess, outcome: CrawlOutcome, snapshot: Snapshot | None) -> list[dict[str, Any]]:
+    def _settle(self, store: str, crawl: Crawl, outcome: CrawlOutcome, snapshot: Snapshot | None) -> list[dict[str, Any]]:
         """The crawl's runs as recorded, the last completed where the crawl process could not finish it itself.
 
         A crawl the scheduler stopped (time limit, shutdown) is `partial`, with the reason in its summary; a
-        crawl whose process died on its own is `failed`; a process that ended before it recorded any run
-        gets one recorded here, so that every attempt shows in `storewatch runs`.
+        crawl whose process died on its own, or whose Scrapyd node was lost, is `failed`; a process that ended
+        before it recorded any run gets one recorded here, so that every attempt shows in `storewatch runs`.
         """
         stopped = f"stopped: {outcome.stopped}" if outcome.stopped else None
-        recorded = runs_of_process(self.engine, store, process.pid, this_host(), process.started_at)
+        recorded = crawl.recorded_runs()
         run = recorded.pop() if recorded else None
-        if run is not None and run["status"] == "running":
+        if run is not None and run["status"] == "running" and outcome.lost:
+            # Given up: should the node come back, its crawl's database session is gone and it can record nothing.
+            end_writer_session(self.engine, store, run["id"])
+            close_unfinished_run(self.engine, run["id"], "failed", f"{outcome.lost} before the run finished; nothing was recorded")
+        elif run is not None and run["status"] == "running":
             if stopped:
                 how = "killed" if outcome.killed else outcome.describe_exit()
                 status, reason = "partial", f"{stopped}; {how}; nothing was recorded"
@@ -482,14 +494,14 @@ class Service:
             if stopped:
                 status, reason = "partial", f"{stopped} before the crawl recorded anything"
             else:
-                status, reason = "failed", outcome.output.removeprefix("error: ") or outcome.describe_exit()
+                status, reason = "failed", outcome.lost or outcome.output.removeprefix("error: ") or outcome.describe_exit()
             run = {
                 "id": record_unrecorded_attempt(
                     self.engine,
                     store,
                     status,
-                    observed_at=snapshot.observed_at if snapshot else process.started_at,
-                    started_at=process.started_at,
+                    observed_at=snapshot.observed_at if snapshot else crawl.started_at,
+                    started_at=crawl.started_at,
                     spider_version=f"{store}/{spider_class(store).version}",
                     source=snapshot.source if snapshot else "live",
                     reason=reason,
@@ -501,6 +513,10 @@ class Service:
         """Schedule retry `attempt + 1` after an exponential backoff; returns what was decided, for the log."""
         regular = self.scheduler.get_job(job_id(store))
         next_regular = regular.next_run_time if regular else None
+        if next_regular is not None and next_regular <= self.clock():
+            # The run failing now is that one: APScheduler moves the stored time on only after the job returns
+            # (at once with the simulated clock's executor, which runs the job inside the scheduler's loop).
+            next_regular = regular.trigger.get_next_fire_time(next_regular, self.clock())
         if attempt >= schedule.retries:
             tail = f"; next scheduled run {isoformat(next_regular)}" if next_regular else ""
             return f"; gave up after {plural(attempt, 'retry', 'retries')}" + tail if schedule.retries else tail
@@ -517,6 +533,11 @@ class Service:
             replace_existing=True,
         )
         return f"; retry {attempt + 1}/{schedule.retries} in {format_duration(delay)}"
+
+
+def needs(store: str) -> frozenset[str]:
+    """What a machine must have to crawl `store`: `browser` (Chromium) for a store whose pages may need rendering."""
+    return frozenset({"browser"}) if "browser" in spider_class(store).store_config.crawled_via else frozenset()
 
 
 def next_run_times(engine: Engine, jobs_table: str = JOBS_TABLE) -> dict[str, dict[str, Any]]:
@@ -545,7 +566,8 @@ def log_run(run: dict[str, Any], note: str) -> None:
 
 def describe_run(run: dict[str, Any]) -> str:
     took = f", {run['crawl_seconds']:.1f}s" if "crawl_seconds" in run else ""
-    head = f"{run['store']} run {run['id']} {run['status']} (observed {isoformat(run['observed_at'])}{took})"
+    where = f" on {run['node']}" if run.get("node") else ""
+    head = f"{run['store']} run {run['id']} {run['status']}{where} (observed {isoformat(run['observed_at'])}{took})"
     counts = (
         f"{run['models_seen']} seen +{run['added']} added ~{run['changed']} changed -{run['removed']} removed "
         f"^{run['returned']} returned, {plural(run['errors'], 'error')}"

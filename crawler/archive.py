@@ -106,6 +106,7 @@ class ArchivePipeline:
         writer = SnapshotWriter(
             self.engine, spider.name, item.observed_at, f"{spider.name}/{spider.version}",
             source=f"{self.source} capture {item.label}", lock=self.lock, policy=self.policy, max_raw_bytes=self.max_raw_bytes,
+            node=self.crawler.settings.get("STOREWATCH_NODE"), job=self.crawler.settings.get("STOREWATCH_JOB"),
         )
         writer.start()
         errors = list(item.errors)

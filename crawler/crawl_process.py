@@ -38,8 +38,12 @@ class CrawlOutcome:
     killed: bool  # it had to be killed after not stopping in time
     output: str  # its last line of output worth showing (an error, or its summary)
     seconds: float  # how long the process ran
+    how: str | None = None  # how it ended, where no exit status tells (a Scrapyd job)
+    lost: str | None = None  # why the scheduler lost sight of the crawl (its Scrapyd node died or forgot it)
 
     def describe_exit(self) -> str:
+        if self.how is not None:
+            return self.how
         if self.returncode < 0:
             return f"crawl process killed by {signal.Signals(-self.returncode).name}"
         return f"crawl process exited with status {self.returncode}"

@@ -179,6 +179,7 @@ class SnapshotPipeline:
         self.writer = SnapshotWriter(
             engine, spider.name, self.observed_at, f"{spider.name}/{spider.version}", source=self.source, lock=lock, policy=self.policy,
             max_raw_bytes=self.max_raw_bytes, lists_whole_store=getattr(spider, "lists_whole_store", True),
+            node=self.crawler.settings.get("STOREWATCH_NODE"), job=self.crawler.settings.get("STOREWATCH_JOB"),
         )
         try:
             self.writer.start()

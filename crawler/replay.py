@@ -81,7 +81,7 @@ class ReplayServer:
 
     def start(self) -> "ReplayServer":
         """Start the server process; `ready()` waits until it listens."""
-        command = [sys.executable, "-m", "crawler.replay_server", str(self.directory), "--port", "0"]
+        command = [sys.executable, "-m", "crawler.replay_server", str(self.directory), "--port", "0", "--parent", str(os.getpid())]
         for rule in self.faults:
             command += ["--fail", str(rule)]
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)

@@ -260,13 +260,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("directory")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--fail", action="append", default=[], metavar="PATTERN=ACTION", help=f"ACTION: {FAULT_ACTIONS}")
+    parser.add_argument("--parent", type=int, default=0, help="end when this process (the crawl) ends")
     args = parser.parse_args(argv)
+    if args.parent:
+        _die_with(args.parent)
     try:
         faults = parse_faults(args.fail)
     except BadFaultRule as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     serve(args.directory, args.port, faults)
+
+
+def _die_with(parent: int) -> None:
+    """End with the crawl that started this server, however it ends: a Scrapyd job killed with SIGKILL leaves no
+    one to stop its server, and Scrapyd counts the job running while the server holds the job's output open."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the crawl ended before the call above
+        raise SystemExit(0)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Every setting is declared once below (name, kind, default, help); the declarations drive parsing, the
 error messages and the documentation test. Sections: `[scheduler]` (the service), `[defaults]` (store
 settings every store inherits), one `[stores.<store>]` table per store to crawl, `[notify]` (who is told
-when a run needs a look) and `[archive]` (the WARC files of every crawl).
+when a run needs a look), `[archive]` (the WARC files of every crawl) and `[scrapyd]` (the nodes crawls run on
+with `runner = "scrapyd"`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Setting:
     """One setting of storewatch.toml."""
 
     key: str
-    kind: str  # duration | int | positive | share | bool | cron | timezone | path | rules | urls | events | text
+    kind: str  # duration | int | positive | share | bool | cron | timezone | path | rules | urls | events | text | runner | nodes
     default: Any
     help: str
 
@@ -47,6 +48,15 @@ SCHEDULER_SETTINGS = (
     Setting("stop_timeout", "duration", 30, "after a crawl is asked to stop (SIGINT), how long before it is killed"),
     Setting("fail_after", "int", 3, "`storewatch status` exits 1 when a store's last N runs all failed"),
     Setting("lock_check", "duration", 15, "how often the scheduler checks it still holds its lock on the database (PostgreSQL); it stops when it does not"),
+    Setting("runner", "runner", "local", "where crawls run: `local` (a process on this machine) or `scrapyd` (the least-busy node of `[scrapyd]`)"),
+)
+# Crawls on Scrapyd nodes (nodes/), with `runner = "scrapyd"`. Credentials: STOREWATCH_SCRAPYD_USERNAME/_PASSWORD.
+SCRAPYD_SETTINGS = (
+    Setting("nodes", "nodes", (), 'the nodes\' URLs (`"http://host:6800"`), or tables `{ url = "...", capabilities = [] }` for a node without Chromium (a URL alone: a node with `browser`)'),
+    Setting("project", "text", "storewatch", "the project name in the nodes' scrapyd.conf `[settings]`"),
+    Setting("poll", "duration", 2, "how often the scheduler looks at a running job (`listjobs.json`)"),
+    Setting("lost_after", "duration", 60, "a node that answers nothing this long has lost its crawls: their runs are closed `failed` and retried elsewhere"),
+    Setting("pending_limit", "duration", 3600, "a job a node has not started within this never starts (a node back from the dead does not resume it)"),
 )
 STORE_SETTINGS = (
     Setting("every", "duration", 86400, "crawl at this interval (`6h`, `1d`, `1w`; a number is seconds)"),
@@ -142,6 +152,8 @@ class ServiceConfig:
     # store -> its scope settings (STORE_SCOPES) given in the file, enabled or not; absent: the whole store
     scopes: dict[str, dict[str, Any]] = field(default_factory=dict)
     archive: dict[str, Any] = field(default_factory=dict)  # the [archive] settings given in the file
+    runner: str = "local"  # local | scrapyd
+    scrapyd: Any = None  # nodes.dispatch.ScrapydSettings with `runner = "scrapyd"`
 
     @property
     def zone(self) -> ZoneInfo:
@@ -185,10 +197,11 @@ def _read(path: Path) -> dict[str, Any]:
 
 def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: list[str]) -> ServiceConfig:
     where = str(path) if path else "config"
-    _only_keys(document, {"scheduler", "defaults", "stores", "notify", "archive"}, where, "")
+    _only_keys(document, {"scheduler", "defaults", "stores", "notify", "archive", "scrapyd"}, where, "")
     service = _section(document, "scheduler", SCHEDULER_SETTINGS, where)
     notify = _notify_settings(_section(document, "notify", NOTIFY_SETTINGS, where), service.get("fail_after", ServiceConfig.fail_after))
     archive = _section(document, "archive", ARCHIVE_SETTINGS, where)
+    scrapyd = _scrapyd_settings(_section(document, "scrapyd", SCRAPYD_SETTINGS, where), service.get("runner", "local"), where)
     if "dir" in archive:
         archive["dir"] = str((path.parent if path else Path.cwd()) / archive["dir"])
     defaults = _section(document, "defaults", STORE_SETTINGS + HEALTH_SETTINGS, where)
@@ -227,8 +240,23 @@ def parse_config(document: dict[str, Any], *, path: Path | None, known_stores: l
     if not stores:
         raise StorewatchError(f"{where}: every configured store is disabled; nothing to schedule")
     return ServiceConfig(
-        path=path, stores=stores, disabled=tuple(disabled), health=health, notify=notify, scopes=scopes, archive=archive, **service
+        path=path, stores=stores, disabled=tuple(disabled), health=health, notify=notify, scopes=scopes, archive=archive,
+        scrapyd=scrapyd, **service
     )
+
+
+def _scrapyd_settings(values: dict[str, Any], runner: str, where: str):
+    """The [scrapyd] section as the dispatcher's settings; None with the local runner."""
+    if runner != "scrapyd":
+        return None
+    from nodes.dispatch import ScrapydSettings
+    from nodes.scrapyd import ScrapydNode
+
+    if not values.get("nodes"):
+        raise StorewatchError(f'{where}: runner = "scrapyd" needs [scrapyd] nodes = ["http://host:6800", ...]')
+    project = values.pop("project", ScrapydSettings.project)
+    nodes = tuple(ScrapydNode(url, frozenset(capabilities), project=project) for url, capabilities in values.pop("nodes"))
+    return ScrapydSettings(nodes=nodes, project=project, **values)
 
 
 def _take(values: dict[str, Any], settings: tuple[Setting, ...]) -> dict[str, Any]:
@@ -324,6 +352,12 @@ def _value(setting: Setting, value: Any, label: str) -> Any:
         return value
     if kind == "urls":
         return _notify_urls(value, label)
+    if kind == "runner":
+        if value not in ("local", "scrapyd"):
+            raise StorewatchError(f'{label}: expected "local" or "scrapyd", got {value!r}')
+        return value
+    if kind == "nodes":
+        return _scrapyd_nodes(value, label)
     if kind == "events":
         if not isinstance(value, list) or not all(isinstance(event, str) for event in value):
             raise StorewatchError(f"{label}: expected a list of event names ({', '.join(EVENTS)}), got {value!r}")
@@ -332,6 +366,24 @@ def _value(setting: Setting, value: Any, label: str) -> Any:
                 raise StorewatchError(f"{label}: unknown event {event!r} (known: {', '.join(EVENTS)})")
         return value
     raise AssertionError(kind)
+
+
+def _scrapyd_nodes(value: Any, label: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(url, capabilities) per node: a URL alone declares `browser`; a table declares its own capabilities."""
+    if not isinstance(value, list) or not value:
+        raise StorewatchError(f'{label}: expected a list of node URLs, e.g. ["http://node1:6800", "http://node2:6800"]')
+    nodes = []
+    for index, node in enumerate(value):
+        url, capabilities = (node, ["browser"]) if isinstance(node, str) else (node.get("url"), node.get("capabilities", [])) if isinstance(node, dict) else (None, None)
+        if not isinstance(url, str) or not re.match(r"^https?://[^/@\s]+(:\d+)?/?$", url):
+            raise StorewatchError(f"{label}[{index}]: expected a node URL such as \"http://host:6800\" (no credentials: set STOREWATCH_SCRAPYD_USERNAME/_PASSWORD)")
+        if not isinstance(capabilities, list) or not all(capability in CAPABILITIES for capability in capabilities):
+            raise StorewatchError(f"{label}[{index}]: capabilities must be a list of {', '.join(CAPABILITIES)}")
+        nodes.append((url, tuple(capabilities)))
+    return nodes
+
+
+CAPABILITIES = ("browser",)  # `browser`: Chromium is installed, for stores whose pages render
 
 
 def _share(value: Any) -> float | None:

@@ -79,6 +79,10 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "crawler.progress.ProgressLine": 500,
 }
+# A crawl Scrapyd started (`scrapy crawl STORE -a _job=...`) gets the settings `storewatch crawl` gives it (nodes/job.py).
+ADDONS = {
+    "nodes.job.ScrapydJob": 0,
+}
 
 # storewatch's own settings (set per run by `storewatch crawl`).
 STOREWATCH_DATABASE_URL = None  # None: $STOREWATCH_DATABASE_URL or ./data/storewatch.db
@@ -86,6 +90,8 @@ STOREWATCH_OBSERVED_AT = None  # ISO instant of the snapshot; None: now (a live 
 STOREWATCH_SOURCE = None  # where the run's data came from, for crawl_runs.source
 STOREWATCH_REPLAY_URL = None  # base URL of a replay server; None: crawl the live stores
 STOREWATCH_PROGRESS = False  # print a progress line on stderr
+STOREWATCH_NODE = None  # the Scrapyd node running this crawl (its URL), recorded with the run; None: not on a node
+STOREWATCH_JOB = None  # the crawl's Scrapyd job id, recorded with the run
 # The web archive (webarchive/): every response of a run into WARC files under <dir>/<store>/.
 STOREWATCH_ARCHIVE = None  # False turns it off; None: $STOREWATCH_ARCHIVE (`off` turns it off), else on
 STOREWATCH_ARCHIVE_DIR = None  # None: $STOREWATCH_ARCHIVE_DIR, else archive/ beside the SQLite database (./data/archive)

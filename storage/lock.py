@@ -216,6 +216,29 @@ def store_writer(engine: Engine, store: str) -> str | None:
     return holder(engine, store_lock_name(store))
 
 
+def end_writer_session(engine: Engine, store: str, run_id: int) -> bool:
+    """End the database session through which `store` is being written for run `run_id` (PostgreSQL), so that
+    the lock is free and the crawl holding it can record nothing more: its writer finds its lock lost. For a crawl
+    the scheduler gave up on (its Scrapyd node lost), should that node come back. False when no such session
+    (SQLite: crawls on other machines cannot write a SQLite file)."""
+    if engine.dialect.name != "postgresql":
+        return False
+    name = store_lock_name(store)
+    with engine.begin() as connection:
+        if connection.execute(select(holders.c.run_id).where(holders.c.name == name)).scalar() != run_id:
+            return False  # someone else holds it now (or nobody): not the given-up crawl's session
+        a, b = (key % 2**32 for key in _pg_key(name))
+        ended = connection.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid::bigint = :a AND objid::bigint = :b AND objsubid = 2 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
+            {"a": a, "b": b},
+        ).scalar()
+    return bool(ended)
+
+
 def busy_message(engine: Engine, name: str, what: str) -> str:
     described = holder(engine, name) or "a process that just finished"
     if name == SCHEDULER:

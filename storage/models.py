@@ -63,6 +63,9 @@ class CrawlRun(Base):
     # The crawl process that records the run: how a run left `running` by a dead process is told apart.
     pid: Mapped[int | None] = mapped_column(Integer, doc="Process id of the crawl that recorded the run")
     host: Mapped[str | None] = mapped_column(String(255), doc="Host name of the crawl that recorded the run")
+    # A crawl sent to a Scrapyd node (`runner = "scrapyd"`): which node, and its job there; empty for a local crawl.
+    node: Mapped[str | None] = mapped_column(String(255), doc="The Scrapyd node that ran the crawl (its URL); empty for a local crawl")
+    job: Mapped[str | None] = mapped_column(String(64), index=True, doc="The crawl's Scrapyd job id; empty for a local crawl")
 
 
 def model_key(model_id: str) -> str:

@@ -33,7 +33,7 @@ def is_reconstructed(source: str | None) -> bool:
 
 RUN_COLUMNS = (
     "id", "store", "observed_at", "started_at", "finished_at", "status", "models_seen", "added", "changed",
-    "removed", "returned", "errors", "error_summary", "source", "pid", "host",
+    "removed", "returned", "errors", "error_summary", "source", "pid", "host", "node", "job",
 )
 
 

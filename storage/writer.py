@@ -307,6 +307,8 @@ class SnapshotWriter:
         policy: HealthPolicy | None = None,
         max_raw_bytes: int = 0,
         lists_whole_store: bool = True,
+        node: str | None = None,
+        job: str | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -320,6 +322,7 @@ class SnapshotWriter:
         # False for a slice of the store capped by rank (the Hub's top N by downloads): a model missing from it
         # may only have been overtaken, so the run removes nothing, complete or not.
         self.lists_whole_store = lists_whole_store
+        self.node, self.job = node, job  # the Scrapyd node and job running this crawl, if one does
         self.run_id: int | None = None
         self.recovered: list[dict[str, Any]] = []  # runs of dead processes this writer closed at start
         self._own_lock = False
@@ -354,6 +357,8 @@ class SnapshotWriter:
                         source=self.source,
                         pid=os.getpid(),
                         host=this_host(),
+                        node=self.node,
+                        job=self.job,
                     )
                 ).inserted_primary_key[0]
                 for table in TEMPORARY_TABLES:

@@ -72,7 +72,16 @@ def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'storewatch.db'}"
         return
-    admin = request.getfixturevalue("postgres_server")
+    yield from fresh_postgres_database(request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty PostgreSQL database (for tests that need the server's database whatever `db_url` is)."""
+    yield from fresh_postgres_database(postgres_server)
+
+
+def fresh_postgres_database(admin):
     name = f"storewatch_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))

@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, run_cli
 from crawler.crawl_process import CrawlProcess
 from crawler.stores import known_stores
-from crawler.schedule_config import ARCHIVE_SETTINGS, HEALTH_SETTINGS, NOTIFY_SETTINGS, SCHEDULER_SETTINGS, SHIPPED_CONFIG, STORE_SCOPES, STORE_SETTINGS, cron_trigger, load_config
+from crawler.schedule_config import ARCHIVE_SETTINGS, HEALTH_SETTINGS, NOTIFY_SETTINGS, SCHEDULER_SETTINGS, SCRAPYD_SETTINGS, SHIPPED_CONFIG, STORE_SCOPES, STORE_SETTINGS, cron_trigger, load_config
 
 STORES = ["onnx_zoo", "pytorch_hub", "tfhub"]
 
@@ -48,6 +48,12 @@ def test_the_shipped_config_has_an_entry_for_every_store_with_a_spider():
          "notify.on: unknown event 'suspicious' (known: failed_streak, suspect, mass_change)"),
         ('[stores.tfhub]\n[notify]\nurls = ["json://127.0.0.1:1/"]\nmass_change = 20\n', "notify.mass_change: expected a share between 0 and 1"),
         ('[stores.tfhub]\n[notify]\nurl = ["json://127.0.0.1:1/"]\n', "[notify]: unknown setting 'url' (known: mass_change, on, urls)"),
+        ('[scheduler]\nrunner = "cluster"\n[stores.tfhub]\n', 'scheduler.runner: expected "local" or "scrapyd", got \'cluster\''),
+        ('[scheduler]\nrunner = "scrapyd"\n[stores.tfhub]\n', 'runner = "scrapyd" needs [scrapyd] nodes = ["http://host:6800", ...]'),
+        ('[scheduler]\nrunner = "scrapyd"\n[scrapyd]\nnodes = ["http://user:secret@node1:6800"]\n[stores.tfhub]\n',
+         "scrapyd.nodes[0]: expected a node URL such as \"http://host:6800\" (no credentials"),
+        ('[scheduler]\nrunner = "scrapyd"\n[scrapyd]\nnodes = [{ url = "http://node1:6800", capabilities = ["gpu"] }]\n[stores.tfhub]\n',
+         "scrapyd.nodes[0]: capabilities must be a list of browser"),
     ],
 )
 def test_config_mistakes_give_one_line_and_exit_non_zero(text, message, tmp_path):
@@ -95,7 +101,7 @@ def test_every_setting_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## The scheduler") :]
     scoped = [setting for settings in STORE_SCOPES.values() for setting in settings]
-    for setting in SCHEDULER_SETTINGS + STORE_SETTINGS + HEALTH_SETTINGS + NOTIFY_SETTINGS + ARCHIVE_SETTINGS + tuple(scoped):
+    for setting in SCHEDULER_SETTINGS + STORE_SETTINGS + HEALTH_SETTINGS + NOTIFY_SETTINGS + ARCHIVE_SETTINGS + SCRAPYD_SETTINGS + tuple(scoped):
         assert re.search(rf"`{setting.key}`", section), f"{setting.key} is not documented in the README"
 
 
@@ -137,3 +143,17 @@ def test_status_reports_each_configured_store_before_any_run(tmp_path):
     assert [store["store"] for store in report["stores"]] == list(load_config(SHIPPED_CONFIG, known_stores=known_stores()).stores)
     assert all(store["last_run"] is None and store["healthy"] for store in report["stores"])
     assert report["scheduler"] == {"running": False, "holder": None} and report["healthy"]
+
+
+def test_scrapyd_nodes_declare_capabilities_and_the_scrapyd_runner_refuses_a_sqlite_database(tmp_path):
+    config = tmp_path / "storewatch.toml"
+    config.write_text(
+        '[scheduler]\nrunner = "scrapyd"\n[scrapyd]\nnodes = ["http://node1:6800", { url = "http://node2:6800/", capabilities = [] }]\n'
+        'lost_after = "30s"\n[stores.aws_marketplace]\n'
+    )
+    settings = load_config(config, known_stores=known_stores()).scrapyd
+    assert [(node.url, node.capabilities) for node in settings.nodes] == [("http://node1:6800", {"browser"}), ("http://node2:6800", set())]
+    assert settings.lost_after == 30 and settings.project == "storewatch"
+    result = run_cli("schedule", "--config", str(config), "--db", str(tmp_path / "x.db"), check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == ['error: runner = "scrapyd" needs the PostgreSQL database the nodes share (--db or STOREWATCH_DATABASE_URL), not SQLite']

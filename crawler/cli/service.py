@@ -26,7 +26,7 @@ from crawler.stores import known_stores
 from crawler.schedule_config import ServiceConfig, config_path, load_config
 from storage.db import display_url, open_database
 from storage.lock import scheduler_holder, store_writer
-from storage.runs import store_health
+from storage.runs import running_runs, store_health
 from storage.timeutil import isoformat
 from storage.wording import plural
 
@@ -121,6 +121,7 @@ def status_report(settings: ServiceConfig, engine, next_runs: dict[str, dict[str
                 "consecutive_failures": health["consecutive_failures"],
                 "models_tracked": health["models_tracked"],
                 "crawling": writer is not None,
+                "crawling_on": crawling_on(engine, store) if writer is not None else None,
                 "writer": writer,
                 "healthy": not reasons,
                 "health_reasons": reasons,
@@ -134,6 +135,17 @@ def status_report(settings: ServiceConfig, engine, next_runs: dict[str, dict[str
         "healthy": all(store["healthy"] for store in stores),
         "stores": stores,
     }
+
+
+def crawling_on(engine, store: str) -> str | None:
+    """Where the store's crawl runs now: its Scrapyd node (and job), else its process and host."""
+    running = running_runs(engine, store)
+    if not running:
+        return None
+    run = running[-1]
+    if run["node"]:
+        return f"{run['node']} (job {run['job']}, run {run['id']})"
+    return f"pid {run['pid']} on {run['host']} (run {run['id']})"
 
 
 def health_reasons(health: dict[str, Any], fail_after: int, max_model_failures: float, writer: str | None) -> list[str]:
@@ -156,7 +168,7 @@ def health_reasons(health: dict[str, Any], fail_after: int, max_model_failures: 
 
 STATUS_COLUMNS = [  # CSV: a row per store, the last run's id and instants beside its status
     "store", "schedule", "next_run", "next_run_is_retry", "last_run", "last_observed_at", "last_started_at", "last_status",
-    "consecutive_failures", "models_tracked", "crawling", "writer", "healthy", "health_reasons",
+    "consecutive_failures", "models_tracked", "crawling", "crawling_on", "writer", "healthy", "health_reasons",
 ]
 
 
@@ -182,7 +194,7 @@ def print_status(report: dict[str, Any], format: str) -> None:
                 "last run": row["last_run"] or "-",
                 "observed": short_instant(_to_second(row["last_observed_at"])),  # the store as of: a snapshot's date, a live crawl's start
                 "ran at": _to_second(row["last_started_at"]),
-                "outcome": outcome + (" (crawling now)" if row["crawling"] else ""),
+                "outcome": outcome + (f" (crawling now{' on ' + row['crawling_on'] if row['crawling_on'] else ''})" if row["crawling"] else ""),
                 "models": row["models_tracked"],
                 "failures in a row": row["consecutive_failures"],
                 "health": "ok" if row["healthy"] else row["health_reasons"],
