@@ -227,3 +227,22 @@ def test_the_blobs_read_are_archived_once_and_reextract_rebuilds_the_backfilled_
     assert any(record.body.startswith(b"---\nlayout: hub_detail") for record in blobs)
     result = run_cli("reextract", "pytorch_hub", "--into", str(tmp_path / "rebuilt.db"), db=db, env={"STOREWATCH_ARCHIVE_DIR": str(archive)})
     assert "4 runs re-extracted" in result.stdout and "identical to the recorded history" in result.stdout
+
+
+def test_git_alone_clones_the_stores_own_repository(tmp_path):
+    # git may use file:// only here: the clone of github.com is refused at once, whatever the network
+    result = run_cli(
+        "backfill", "onnx_zoo", "--git", "--every", "commit", db=f"sqlite:///{tmp_path / 'sw.db'}", check=False,
+        env={"STOREWATCH_GIT_CACHE": str(tmp_path / "cache"), "GIT_ALLOW_PROTOCOL": "file"},
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.count("error:") == 1 and "git clone https://github.com/onnx/models failed" in result.stderr
+
+
+def test_only_a_valueless_git_gets_the_implied_value():
+    from crawler.cli.app import optional_values
+
+    assert optional_values(["backfill", "tfhub", "--git"]) == ["backfill", "tfhub", "--git", "@store"]
+    assert optional_values(["backfill", "tfhub", "--git", "--every", "1M"]) == ["backfill", "tfhub", "--git", "@store", "--every", "1M"]
+    assert optional_values(["backfill", "tfhub", "--git", "/clone"]) == ["backfill", "tfhub", "--git", "/clone"]
+    assert optional_values(["crawl", "tfhub", "--git"]) == ["crawl", "tfhub", "--git"]

@@ -40,7 +40,7 @@ NOT_RUN = {  # the line as written, without its comment
     "storewatch crawl kaggle_models": "crawls the live store when Kaggle credentials exist; tests/test_spider_kaggle_models.py runs it without",
     "storewatch backfill modeldepot --from 2018-01-01 --to 2020-12-31 --every 1M": "reads the live Wayback Machine",
     "storewatch backfill pytorch_hub --git ~/src/pytorch-hub --from 2019-06-01 --to 2024-04-30 --every 1M": "needs a clone of pytorch/hub: tests/test_git_backfill.py backfills repositories it builds",
-    "storewatch backfill tfhub --git https://github.com/tensorflow/tfhub.dev --every commit": "clones from GitHub; the tests never touch the network (tests/test_git_backfill.py clones a file:// URL)",
+    "storewatch backfill tfhub --git --every commit": "clones from GitHub; the tests never touch the network (tests/test_git_backfill.py clones a file:// URL and checks that --git alone names the store's repository)",
     "storewatch replay serve snapshots/onnx_zoo/2023-12-26 --port 8000": "a server that runs until it is stopped",
     "storewatch crawl pytorch_hub --replay run:38": "the demo copy holds the database, not its archive: tests/test_webarchive.py replays run:N",
     "storewatch crawl pytorch_hub --replay data/archive/pytorch_hub/pytorch_hub-run38-*.warc.gz": "the demo copy holds the database, not its archive: tests/test_webarchive.py replays a WARC file",

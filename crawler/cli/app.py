@@ -73,7 +73,7 @@ def __getattr__(name: str):
 def main() -> None:
     try:
         app = build_app(sys.argv[1] if len(sys.argv) > 1 else None)
-        status = app(prog_name="storewatch", standalone_mode=False)
+        status = app(args=optional_values(sys.argv[1:]), prog_name="storewatch", standalone_mode=False)
     except StorewatchError as error:
         fail(str(error))
     except NoArgsIsHelpError as error:  # `storewatch` or `storewatch db` alone: the help, as before
@@ -86,6 +86,23 @@ def main() -> None:
         print_line("interrupted", console=stderr)
         sys.exit(130)
     sys.exit(status if isinstance(status, int) else 0)  # typer.Exit(N) comes back as N
+
+
+# Options whose value may be left out, and what they take then: Typer cannot declare such an option (it drops
+# click's flag_value), so the command line is given that value here before it is parsed.
+OPTIONAL_VALUES = {("backfill", "--git"): "@store"}  # = crawler.cli.backfill.OWN_REPOSITORY: the store's own repository
+
+
+def optional_values(argv: list[str]) -> list[str]:
+    """`argv` with the implied value after each option of OPTIONAL_VALUES given without one."""
+    filled = list(argv)
+    for (command, option), implied in OPTIONAL_VALUES.items():
+        if filled[:1] != [command]:
+            continue
+        for at in reversed([i for i, arg in enumerate(filled) if arg == option]):
+            if at + 1 == len(filled) or filled[at + 1].startswith("-"):
+                filled.insert(at + 1, implied)
+    return filled
 
 
 def fail(message: str) -> None:

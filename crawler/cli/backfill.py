@@ -16,6 +16,8 @@ from crawler.replay import Snapshot, parse_faults
 from crawler.stores import check_store, known_stores
 from crawler.wayback import parse_every
 from webarchive.location import archive_settings
+
+OWN_REPOSITORY = "@store"  # what `--git` alone stands for (crawler/cli/app.py fills it in)
 from storage import queries
 from storage.db import open_database
 from storage.errors import StorewatchError
@@ -49,8 +51,9 @@ def backfill(
     git: Annotated[
         str | None,
         typer.Option(
-            "--git", metavar="PATH_OR_URL",
-            help="Read the store's git history instead of the archive: a local clone, or a URL to clone (bare, into $STOREWATCH_GIT_CACHE)",
+            "--git", metavar="[PATH_OR_URL]",
+            help="Read the store's git history instead of the archive: a local clone, or a URL to clone (bare, into "
+            "$STOREWATCH_GIT_CACHE); alone, the store's own repository is cloned",
         ),
     ] = None,
     replay: Annotated[
@@ -94,7 +97,7 @@ def backfill(
     if git is not None:
         if replay or fail:
             raise StorewatchError("--git reads a repository: --replay and --fail apply to archive backfills only")
-        git_backfill(store, git, from_, to, every, db, config)
+        git_backfill(store, None if git == OWN_REPOSITORY else git, from_, to, every, db, config)
         return
     from crawler.runner import run_crawls  # Scrapy is imported only by commands that crawl
 
@@ -147,7 +150,7 @@ def backfill(
         raise typer.Exit(1)
 
 
-def git_backfill(store: str, location: str, from_: str | None, to: str | None, every: str | None, db: str | None, config: Path | None) -> None:
+def git_backfill(store: str, location: str | None, from_: str | None, to: str | None, every: str | None, db: str | None, config: Path | None) -> None:
     """`backfill --git`: the commits chosen, then one run each (a progress line on a terminal), then the runs that
     changed something or did not end complete."""
     from githistory.backfill import backfill as record_commits, plan
