@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import zlib
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 
 from sqlalchemy import Engine
-from warcio.warcwriter import WARCWriter
 
 from githistory.repository import Commit, TreeEntry
 from githistory.stores import BlobSource, GitStore, Reading
-from storage.archive_index import PayloadOrigin, WrittenFile, payload_origins, record_archive
+from storage.archive_index import WrittenFile, payload_origins
 from storage.errors import StorewatchError
-from storage.timeutil import utcnow
-from webarchive.run_archive import GZIP_LEVEL, RunInfo, warc_date
+from webarchive.run_archive import RunArchive, RunInfo
 from webarchive.warc_records import read_records
 
 BLOB_KEY, LISTING_KEY = "git-blob:", "git-tree:"
@@ -58,50 +53,26 @@ class GitArchive:
         listing = listing_json(entries)
         wanted = {listing_key(listing): None, **{BLOB_KEY + entry.sha: entry for entry in reading.files}}
         archived = payload_origins(self.engine, wanted)
-        folder = self.folder.resolve() / self.store.name
-        folder.mkdir(parents=True, exist_ok=True)
-        now = utcnow()
-        path = folder / f"{self.store.name}-run{run_id}-{now:%Y%m%d%H%M%S}{now.microsecond // 1000:03d}.warc.gz"
-        info = RunInfo(self.store.name, run_id, self.store.spider_version, commit.committed_at, f"git:{commit.sha} {self.store.url}")
-        new: dict[str, PayloadOrigin] = {}
-        records = 0
+        info = RunInfo(
+            self.store.name, run_id, self.store.spider_version, commit.committed_at, f"git:{commit.sha} {self.store.url}",
+            extra={"git-commit": commit.sha, LISTING_FIELD: listing_key(listing)},
+        )
+        archive = RunArchive(self.engine, self.folder, info)
         try:
-            with open(path, "xb") as file:
-                buffer = BytesIO()
-                writer = WARCWriter(buffer, gzip=False, warc_version="WARC/1.1")
-
-                def emit(record) -> int:
-                    offset = file.tell()
-                    writer.write_record(record)
-                    file.write(zlib.compress(buffer.getvalue(), GZIP_LEVEL, wbits=31))
-                    buffer.seek(0)
-                    buffer.truncate()
-                    return offset
-
-                emit(writer.create_warcinfo_record(path.name, {**info.fields(), "git-commit": commit.sha, LISTING_FIELD: listing_key(listing)}))
-                records += 1
-                date = warc_date(commit.committed_at)
-                for key, entry in wanted.items():
-                    if key in archived or key in new:
-                        continue
-                    body = listing if entry is None else blobs(entry)
-                    if body is None:
-                        continue  # the clone lacked it: the run is partial already, and nothing is archived for it
-                    uri = f"{self.store.url}/tree/{commit.sha}" if entry is None else raw_url(self.store, commit.sha, entry.path)
-                    kind = "application/json" if entry is None else "text/plain; charset=utf-8"
-                    record = writer.create_warc_record(
-                        uri, "resource", payload=BytesIO(body), length=len(body), warc_content_type=kind,
-                        warc_headers_dict={"WARC-Date": date, "WARC-Storewatch-Git-Key": key},
-                    )
-                    new[key] = PayloadOrigin(uri, commit.committed_at, str(path), emit(record))
-                    records += 1
-                file.flush()
-                os.fsync(file.fileno())
-                size = file.tell()
+            archive.begin()  # the warcinfo names the run's listing, even when every blob was archived before
+            for key, entry in wanted.items():
+                if key in archived:
+                    continue
+                body = listing if entry is None else blobs(entry)
+                if body is None:
+                    continue  # the clone lacked it: the run is partial already, and nothing is archived for it
+                uri = f"{self.store.url}/tree/{commit.sha}" if entry is None else raw_url(self.store, commit.sha, entry.path)
+                kind = "application/json" if entry is None else "text/plain; charset=utf-8"
+                archive.add_resource(key, uri, body, kind, commit.committed_at)
+            archive.close()
         except OSError:
-            path.unlink(missing_ok=True)
+            archive.discard()
             raise
-        record_archive(self.engine, run_id, [WrittenFile(str(path), records, size)], new)
 
 
 class ArchivedCommit:

@@ -72,6 +72,7 @@ class RunInfo:
     observed_at: datetime
     source: str
     crawl_settings: dict | None = None  # such a crawl's window (STOREWATCH_ARCHIVE_*): what a replay of it must ask again
+    extra: dict[str, str] | None = None  # further warcinfo fields (a git backfill's commit and listing)
 
     def fields(self) -> dict[str, str]:
         fields = {
@@ -83,6 +84,7 @@ class RunInfo:
             "observed-at": isoformat(self.observed_at),
             "source": self.source,
             "crawl-settings": json.dumps(self.crawl_settings, sort_keys=True) if self.crawl_settings is not None else None,
+            **(self.extra or {}),
         }
         return {name: value for name, value in fields.items() if value is not None}
 
@@ -137,6 +139,24 @@ class RunArchive:
         self.pending_bytes += len(exchange.body) + len(exchange.rendered or b"")
         if len(self.pending) >= BATCH_EXCHANGES or self.pending_bytes >= BATCH_BYTES:
             self.flush()
+
+    def begin(self) -> None:
+        """Start the first file now, so that its warcinfo record is written even if nothing else is."""
+        self._current_writer()
+
+    def add_resource(self, key: str, uri: str, body: bytes, content_type: str, at: datetime) -> None:
+        """Archive a payload read without HTTP (a git backfill's blob) as a `resource` record, found in the
+        archive index by `key`. Written at once: the caller has already left out what was archived before."""
+        writer = self._current_writer()
+        offset = self._file.tell()
+        record = writer.create_warc_record(
+            uri, "resource", payload=BytesIO(body), length=len(body), warc_content_type=content_type,
+            warc_headers_dict={"WARC-Date": warc_date(at), "WARC-Storewatch-Git-Key": key},
+        )
+        self.new_payloads[key] = PayloadOrigin(uri, at, str(self._path), offset)
+        self._emit(record)
+        if self._file.tell() >= self.rotate_bytes:
+            self._close_file()
 
     def flush(self) -> None:
         """Write the held exchanges: one query for their digests, then their records."""
@@ -280,7 +300,8 @@ class RunArchive:
         size = self._file.tell()
         self._file.close()
         self.files.append(WrittenFile(str(self._path), self._records, size))
-        self._write_index(Path(f"{self._path}{INDEX_SUFFIX}"))
+        if self._answers:  # a file of resource records only (a git backfill's) has no answers to index
+            self._write_index(Path(f"{self._path}{INDEX_SUFFIX}"))
         self._file, self._writer, self._answers = None, None, []
 
     def _write_index(self, path: Path) -> None:
